@@ -1,0 +1,41 @@
+# Shared by the set-up scripts: package installation and the build.
+# Sourced, not run.
+
+# Debian packages the build and the tests need. Keep in step with DESIGN.md.
+GSS_PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+gss_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# Installs whichever of GSS_PACKAGES are missing; a machine that has them all
+# is left alone (and needs no network).
+gss_install_packages() {
+  local missing=()
+  for pkg in "${GSS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "installing: ${missing[*]}"
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# gss_build DIR [cmake args...]: configures DIR once, then builds incrementally.
+gss_build() {
+  local dir=$1
+  shift
+  local root
+  root=$(gss_root)
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    cmake -S "$root" -B "$dir" -G Ninja "$@"
+  fi
+  cmake --build "$dir" -j2
+}
