@@ -9,20 +9,20 @@
 namespace gss {
 namespace {
 
-constexpr std::array<absl::string_view, kInputRejectionCount> kRejectionNames = {
-    "none",
-    "not_logged_in",
-    "not_permitted",
-    "stale_tick",
-    "tick_too_far_ahead",
-    "too_many_steps",
-    "outside_lag_window",
-    "fire_cooldown",
-    "unknown_target",
-    "self_target",
-    "target_not_active",
-    "target_eliminated",
-    "target_out_of_range"};
+constexpr std::array<absl::string_view, kInputRejectionCount> kRejectionNames =
+    {"none",
+     "not_logged_in",
+     "not_permitted",
+     "stale_tick",
+     "tick_too_far_ahead",
+     "too_many_steps",
+     "outside_lag_window",
+     "fire_cooldown",
+     "unknown_target",
+     "self_target",
+     "target_not_active",
+     "target_eliminated",
+     "target_out_of_range"};
 
 }  // namespace
 
@@ -44,8 +44,8 @@ absl::Status ParsePermission(absl::string_view name, uint32_t* bits) {
 
 absl::Status GameplayRules::Validate() const {
   if (world.grid_size < 1 || world.grid_size > 32767) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "grid_size must be in [1, 32767], got ", world.grid_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grid_size must be in [1, 32767], got ", world.grid_size));
   }
   if (world.movement_tick < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError("movement_tick must be at least 1ms");
@@ -67,11 +67,11 @@ absl::Status GameplayRules::Validate() const {
   // history must reach back to the position in force at the oldest of them.
   const int64_t needed = max_rewind_ticks() + world.max_ticks_ahead + 2;
   if (needed > PositionHistory::kCapacity) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_rewind (", max_rewind_ticks(), " ticks) plus max_ticks_ahead (",
-        world.max_ticks_ahead, ") needs ", needed,
-        " positions of history; at most ", PositionHistory::kCapacity,
-        " are kept"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_rewind (", max_rewind_ticks(),
+                     " ticks) plus max_ticks_ahead (", world.max_ticks_ahead,
+                     ") needs ", needed, " positions of history; at most ",
+                     PositionHistory::kCapacity, " are kept"));
   }
   return absl::OkStatus();
 }
@@ -125,7 +125,8 @@ MoveResult ApplyMove(const GameplayRules& rules, int64_t server_tick,
   }
   const int64_t credit_ticks = std::min<int64_t>(
       input.tick - peer.last_move_tick, rules.world.max_step_credit_ticks);
-  const int64_t steps = std::abs(int64_t{input.dx}) + std::abs(int64_t{input.dy});
+  const int64_t steps =
+      std::abs(int64_t{input.dx}) + std::abs(int64_t{input.dy});
   if (steps > credit_ticks * rules.world.movement_max_steps_per_tick) {
     result.rejection = InputRejection::kTooManySteps;
     return result;
@@ -133,8 +134,9 @@ MoveResult ApplyMove(const GameplayRules& rules, int64_t server_tick,
   const int64_t max = rules.world.grid_size - 1;
   const int64_t want_x = int64_t{peer.position.x} + input.dx;
   const int64_t want_y = int64_t{peer.position.y} + input.dy;
-  const GridPosition next{static_cast<int32_t>(std::clamp<int64_t>(want_x, 0, max)),
-                          static_cast<int32_t>(std::clamp<int64_t>(want_y, 0, max))};
+  const GridPosition next{
+      static_cast<int32_t>(std::clamp<int64_t>(want_x, 0, max)),
+      static_cast<int32_t>(std::clamp<int64_t>(want_y, 0, max))};
   result.clamped = next.x != want_x || next.y != want_y;
   peer.position = next;
   peer.last_move_tick = input.tick;
@@ -165,7 +167,8 @@ ShootResult ApplyShoot(const GameplayRules& rules, int64_t server_tick,
   if (target.is_shooter) return reject(InputRejection::kSelfTarget);
   if (target.state == nullptr) return reject(InputRejection::kUnknownTarget);
   if (!target.active) return reject(InputRejection::kTargetNotActive);
-  if (target.state->health <= 0) return reject(InputRejection::kTargetEliminated);
+  if (target.state->health <= 0)
+    return reject(InputRejection::kTargetEliminated);
   const std::optional<GridPosition> from = shooter.history.At(shot_tick);
   const std::optional<GridPosition> to = target.state->history.At(shot_tick);
   if (!from || !to) return reject(InputRejection::kTargetOutOfRange);
@@ -177,7 +180,8 @@ ShootResult ApplyShoot(const GameplayRules& rules, int64_t server_tick,
   }
   shooter.last_shot_tick = shot_tick;
   shooter.last_shot_at_ns = now_ns;
-  target.state->health = std::max(0, target.state->health - rules.combat.damage);
+  target.state->health =
+      std::max(0, target.state->health - rules.combat.damage);
   return ShootResult{InputRejection::kNone, target.state->health};
 }
 

@@ -7,9 +7,9 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace gss {
@@ -72,16 +72,16 @@ enum class InputRejection : uint8_t {
   kNone,
   kNotLoggedIn,
   kNotPermitted,
-  kStaleTick,          // At or before the peer's last accepted tick (replay).
-  kTickTooFarAhead,    // Beyond the server tick plus max_ticks_ahead.
-  kTooManySteps,       // More steps than the ticks since the last move allow.
-  kOutsideLagWindow,   // Shot tick older than the lag-compensation window.
-  kFireCooldown,       // Shot sooner than fire_cooldown after the last one.
+  kStaleTick,         // At or before the peer's last accepted tick (replay).
+  kTickTooFarAhead,   // Beyond the server tick plus max_ticks_ahead.
+  kTooManySteps,      // More steps than the ticks since the last move allow.
+  kOutsideLagWindow,  // Shot tick older than the lag-compensation window.
+  kFireCooldown,      // Shot sooner than fire_cooldown after the last one.
   kUnknownTarget,
   kSelfTarget,
   kTargetNotActive,
-  kTargetEliminated,   // The target's health is already zero.
-  kTargetOutOfRange,   // Not within range at the rewound tick, or not there.
+  kTargetEliminated,  // The target's health is already zero.
+  kTargetOutOfRange,  // Not within range at the rewound tick, or not there.
 };
 inline constexpr int kInputRejectionCount = 13;
 absl::string_view InputRejectionName(InputRejection rejection);

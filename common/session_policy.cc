@@ -7,8 +7,8 @@ namespace {
 
 absl::Status RequirePositive(absl::Duration value, const char* name) {
   if (value <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be positive, got ", absl::FormatDuration(value)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " must be positive, got ", absl::FormatDuration(value)));
   }
   return absl::OkStatus();
 }

@@ -10,17 +10,28 @@ constexpr std::array<absl::string_view, kSessionStateCount> kStateNames = {
     "suspect",    "reconnecting",   "closed"};
 
 constexpr std::array<absl::string_view, kCloseReasonCount> kReasonNames = {
-    "none",           "transport_closed", "login_failed", "timed_out",
-    "grace_expired",  "evicted",          "server_shutdown",
-    "replaced",       "resume_failed",    "resumed"};
+    "none",          "transport_closed", "login_failed",    "timed_out",
+    "grace_expired", "evicted",          "server_shutdown", "replaced",
+    "resume_failed", "resumed"};
 
 constexpr std::array<absl::string_view, kSessionEventCount> kEventNames = {
-    "transport_connected", "transport_closed", "transport_lost",
-    "login_succeeded",     "login_failed",     "heartbeat",
-    "inbound_message",     "resume_succeeded", "resume_failed",
-    "evict",               "replace",          "shutdown",
-    "absorbed_by_resume",  "liveness_overdue", "liveness_lost",
-    "deadline_passed",     "grace_expired"};
+    "transport_connected",
+    "transport_closed",
+    "transport_lost",
+    "login_succeeded",
+    "login_failed",
+    "heartbeat",
+    "inbound_message",
+    "resume_succeeded",
+    "resume_failed",
+    "evict",
+    "replace",
+    "shutdown",
+    "absorbed_by_resume",
+    "liveness_overdue",
+    "liveness_lost",
+    "deadline_passed",
+    "grace_expired"};
 
 template <typename Enum, size_t N>
 std::optional<Enum> ParseName(const std::array<absl::string_view, N>& names,

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -54,13 +55,15 @@ uint64_t GetBigEndian64(const uint8_t* in) {
 
 }  // namespace
 
-std::string SessionId::ToString() const { return absl::StrFormat("%016x", value); }
+std::string SessionId::ToString() const {
+  return absl::StrFormat("%016x", value);
+}
 
 absl::StatusOr<SessionId> SessionId::Parse(absl::string_view text) {
   uint8_t bytes[8];
   if (!ParseHexBytes(text, bytes, sizeof(bytes))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "session id must be 16 hex digits, got \"", text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("session id must be 16 hex digits, got \"", text, "\""));
   }
   SessionId id{GetBigEndian64(bytes)};
   if (!id.valid()) return absl::InvalidArgumentError("session id 0 is invalid");
@@ -101,8 +104,13 @@ absl::StatusOr<PeerAddress> PeerAddress::Parse(absl::string_view text) {
     port_text = text.substr(colon + 1);
     address.family = 4;
   }
+  // Decimal digits only: SimpleAtoi alone also takes a sign and whitespace.
+  const bool all_digits =
+      !port_text.empty() &&
+      std::all_of(port_text.begin(), port_text.end(),
+                  [](char c) { return c >= '0' && c <= '9'; });
   uint32_t port = 0;
-  if (!absl::SimpleAtoi(port_text, &port) || port > 65535) {
+  if (!all_digits || !absl::SimpleAtoi(port_text, &port) || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("address \"", text, "\" has a bad port"));
   }
@@ -144,8 +152,7 @@ std::string ResumeToken::Encode() const {
 absl::StatusOr<ResumeToken> ResumeToken::Parse(absl::string_view text) {
   uint8_t bytes[8 + sizeof(ResumeSecret)];
   if (!ParseHexBytes(text, bytes, sizeof(bytes))) {
-    return absl::InvalidArgumentError(
-        "resume token must be 48 hex digits");
+    return absl::InvalidArgumentError("resume token must be 48 hex digits");
   }
   ResumeToken token;
   token.session = SessionId{GetBigEndian64(bytes)};
