@@ -347,6 +347,7 @@ std::optional<SessionTransition> MultiSessionManager::ApplyEvent(
     Unbind(shard, record, effects);
   }
   Publish(shard, out, effects);
+  if (options_.on_transition) options_.on_transition(out);
   if (effects.fired != nullptr) effects.fired->push_back(out);
   if (transition.to == SessionState::kClosed) {
     Remove(shard, record, effects);

@@ -28,6 +28,19 @@
 
 namespace gss {
 
+// One lifecycle transition of one session, as told to the host and to
+// observers.
+struct SessionTransition {
+  SessionId session;
+  Transition transition;
+  // The connection bound before the transition: the host closes it when the
+  // session leaves it (Reconnecting, Closed).
+  std::optional<RemoteIdentity> remote;
+  std::string player_id;
+  absl::Time at;
+  uint32_t sequence = 0;  // 1 for the session's first transition, then +1.
+};
+
 struct MultiSessionOptions {
   ServerSessionPolicy policy;
   GameplayRules rules;
@@ -49,6 +62,10 @@ struct MultiSessionOptions {
   // Whether a second login of the same player replaces the older session
   // (kReplaced) or is refused.
   bool replace_existing_login = true;
+  // Called for every transition of every session, synchronously and with the
+  // session's shard locked: for exact, cheap bookkeeping such as metrics. It
+  // must not block or call back into the manager.
+  std::function<void(const SessionTransition&)> on_transition;
 
   absl::Status Validate() const;
 };
@@ -85,18 +102,6 @@ struct SessionSnapshot {
   uint32_t transitions = 0;  // Lifecycle transitions so far.
 };
 
-// One lifecycle transition of one session, as told to the host and to
-// observers.
-struct SessionTransition {
-  SessionId session;
-  Transition transition;
-  // The connection bound before the transition: the host closes it when the
-  // session leaves it (Reconnecting, Closed).
-  std::optional<RemoteIdentity> remote;
-  std::string player_id;
-  absl::Time at;
-  uint32_t sequence = 0;  // 1 for the session's first transition, then +1.
-};
 
 // A bounded queue of transitions for one observer. The event path never
 // waits for an observer: when the queue is full the oldest transition is

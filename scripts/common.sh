@@ -5,6 +5,8 @@
 GSS_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  grpc-proto libboost-dev prometheus-cpp-dev libjwt-dev libssl-dev
 )
 
 gss_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
