@@ -77,12 +77,15 @@ absl::Status GameplayRules::Validate() const {
 }
 
 int64_t GameplayRules::max_rewind_ticks() const {
-  return absl::IDivDuration(combat.max_rewind, world.movement_tick, nullptr);
+  // Abseil 20220623 writes the remainder unconditionally: it must not be null.
+  absl::Duration remainder;
+  return absl::IDivDuration(combat.max_rewind, world.movement_tick, &remainder);
 }
 
 int64_t GameplayRules::TickAt(absl::Duration elapsed) const {
   if (elapsed < absl::ZeroDuration()) return 0;
-  return absl::IDivDuration(elapsed, world.movement_tick, nullptr);
+  absl::Duration remainder;
+  return absl::IDivDuration(elapsed, world.movement_tick, &remainder);
 }
 
 void PositionHistory::Record(int64_t tick, GridPosition position) {
