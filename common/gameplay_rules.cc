@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -50,18 +51,26 @@ absl::Status GameplayRules::Validate() const {
   if (world.movement_tick < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError("movement_tick must be at least 1ms");
   }
-  if (world.movement_max_steps_per_tick < 1 || world.max_ticks_ahead < 0 ||
-      world.max_step_credit_ticks < 1) {
-    return absl::InvalidArgumentError(
-        "movement_max_steps_per_tick and max_step_credit_ticks must be >= 1, "
-        "max_ticks_ahead >= 0");
+  for (auto [value, minimum, name] :
+       {std::tuple{world.movement_max_steps_per_tick, 1,
+                   "movement_max_steps_per_tick"},
+        std::tuple{world.max_step_credit_ticks, 1, "max_step_credit_ticks"},
+        std::tuple{world.max_ticks_ahead, 0, "max_ticks_ahead"},
+        std::tuple{combat.range, 0, "range"},
+        std::tuple{combat.damage, 0, "damage"},
+        std::tuple{combat.max_health, 1, "max_health"}}) {
+    if (value < minimum) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " must be at least ", minimum, ", got ", value));
+    }
   }
-  if (combat.max_rewind < absl::ZeroDuration() ||
-      combat.fire_cooldown < absl::ZeroDuration() || combat.range < 0 ||
-      combat.damage < 0 || combat.max_health < 1) {
-    return absl::InvalidArgumentError(
-        "combat durations, range and damage must not be negative; "
-        "max_health must be positive");
+  for (auto [value, name] :
+       {std::pair{combat.max_rewind, "max_rewind"},
+        std::pair{combat.fire_cooldown, "fire_cooldown"}}) {
+    if (value < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, " must not be negative, got ", absl::FormatDuration(value)));
+    }
   }
   // A shot may name any tick in [server - rewind, server + ahead]; the
   // history must reach back to the position in force at the oldest of them.

@@ -67,7 +67,11 @@ struct MultiSessionManager::Record {
   int64_t created_ns = 0;
   int64_t state_since_ns = 0;
   int64_t last_seen_ns = 0;
+  bool has_previous_secret = false;
   ResumeSecret secret{};
+  // The secret spent by the last resume; accepted again only on the
+  // connection that resume moved to, to answer a repeated request.
+  ResumeSecret previous_secret{};
   std::string player_id;
   std::string display_name;
   std::string role;
@@ -155,6 +159,7 @@ TransitionSubscription::TransitionSubscription(size_t capacity,
 bool TransitionSubscription::Push(const SessionTransition& transition) {
   absl::MutexLock lock(&mu_);
   if (ended_) return false;
+  const bool was_empty = size_ == 0;
   if (size_ == capacity_) {
     head_ = (head_ + 1) % capacity_;
     --size_;
@@ -163,12 +168,13 @@ bool TransitionSubscription::Push(const SessionTransition& transition) {
   }
   ring_[(head_ + size_) % capacity_] = transition;
   ++size_;
-  return size_ == 1;
+  return was_empty;
 }
 
-void TransitionSubscription::End() {
+bool TransitionSubscription::End() {
   absl::MutexLock lock(&mu_);
-  ended_ = true;
+  const bool was_ended = std::exchange(ended_, true);
+  return !was_ended && size_ == 0;
 }
 
 TransitionSubscription::Delivery TransitionSubscription::Take(size_t max) {
@@ -407,8 +413,11 @@ void MultiSessionManager::Remove(Shard& shard, Record& record,
   if (auto it = shard.session_watchers.find(record.id.value);
       it != shard.session_watchers.end()) {
     for (const auto& weak : it->second) {
-      if (std::shared_ptr<TransitionSubscription> subscription = weak.lock()) {
-        subscription->End();
+      std::shared_ptr<TransitionSubscription> subscription = weak.lock();
+      // The closing transition was just queued, and its Push woke the reader
+      // if the queue had been empty; wake it again only if it has already
+      // taken everything, so it learns of the end.
+      if (subscription != nullptr && subscription->End()) {
         effects.ready.push_back(std::move(subscription));
       }
     }
@@ -697,24 +706,26 @@ absl::StatusOr<LoginOutcome> MultiSessionManager::Login(
                            SessionStateName(record.lifecycle.state()),
                            "; login needs authenticating"));
         }
-        if (options_.max_sessions > 0 &&
-            logged_in_sessions_.load() >= options_.max_sessions) {
-          return absl::ResourceExhaustedError(absl::StrCat(
-              "server is full: ", options_.max_sessions, " players"));
-        }
         bool refused = false;
         {
           PlayerShard& players =
               *player_shards_[ShardOfPlayer(grant.player_id)];
           absl::MutexLock lock(&players.mu);
-          auto [it, inserted] =
-              players.by_player.try_emplace(grant.player_id, record.id);
-          if (!inserted && it->second != record.id) {
+          auto it = players.by_player.find(grant.player_id);
+          if (it != players.by_player.end()) {
+            // Replacing the player's older session frees its seat, so a full
+            // server does not lock a player out behind their own session.
             if (options_.replace_existing_login) {
               replaced = std::exchange(it->second, record.id);
             } else {
               refused = true;
             }
+          } else if (options_.max_sessions > 0 &&
+                     logged_in_sessions_.load() >= options_.max_sessions) {
+            return absl::ResourceExhaustedError(absl::StrCat(
+                "server is full: ", options_.max_sessions, " players"));
+          } else {
+            players.by_player.emplace(grant.player_id, record.id);
           }
         }
         const int64_t now = NowNs();
@@ -785,24 +796,43 @@ absl::StatusOr<ResumeOutcome> MultiSessionManager::Resume(
     std::optional<absl::MutexLock> lock_second;
     if (second != first) lock_second.emplace(&second->mu);
     result = [&]() -> absl::StatusOr<ResumeOutcome> {
-      auto remote_it = remote_shard.by_remote.find(RemoteKey(remote));
-      if (remote_it == remote_shard.by_remote.end()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            remote.ToString(), " is not connected; connect before resuming"));
-      }
-      const RemoteEntry connection = remote_it->second;
-      if (connection.session.shard() != remote_shard.index ||
-          IsLoggedIn(remote_shard.at(connection.slot).lifecycle.state())) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            remote.ToString(), " already carries a logged-in session"));
-      }
       auto owner_it = owner.by_id.find(token.session.value);
       if (owner_it == owner.by_id.end()) return denied;
       Record& session = owner.at(owner_it->second);
-      if (!session.has_secret || !SecretsEqual(session.secret, token.secret) ||
-          !IsLoggedIn(session.lifecycle.state())) {
+      if (!session.has_secret || !IsLoggedIn(session.lifecycle.state())) {
         return denied;
       }
+      if (!SecretsEqual(session.secret, token.secret)) {
+        // The same resume again on the connection it already moved to: its
+        // reply was lost (UDP). Answer again and spend nothing.
+        if (session.has_previous_secret && session.bound &&
+            session.remote == remote &&
+            SecretsEqual(session.previous_secret, token.secret)) {
+          return ResumeOutcome{session.id,
+                               session.game.position,
+                               TickAtNs(NowNs()),
+                               session.game.last_move_tick,
+                               ResumeToken{session.id, session.secret},
+                               std::nullopt};
+        }
+        return denied;
+      }
+      // From here the caller holds the session's token, so a failure counts
+      // against the session's resume attempts.
+      auto remote_it = remote_shard.by_remote.find(RemoteKey(remote));
+      const bool connected = remote_it != remote_shard.by_remote.end();
+      if (!connected ||
+          remote_it->second.session.shard() != remote_shard.index ||
+          IsLoggedIn(
+              remote_shard.at(remote_it->second.slot).lifecycle.state())) {
+        ApplyEvent(owner, session, SessionEvent::kResumeFailed, NowNs(),
+                   effects);
+        return absl::FailedPreconditionError(absl::StrCat(
+            remote.ToString(),
+            connected ? " already carries a logged-in session"
+                      : " is not connected; connect before resuming"));
+      }
+      const RemoteEntry connection = remote_it->second;
       const int64_t now = NowNs();
       // The connection's provisional session hands the connection over.
       ApplyEvent(remote_shard, remote_shard.at(connection.slot),
@@ -814,6 +844,8 @@ absl::StatusOr<ResumeOutcome> MultiSessionManager::Resume(
       session.bound = true;
       remote_shard.by_remote.insert_or_assign(
           RemoteKey(remote), RemoteEntry{session.id, session.slot});
+      session.previous_secret = session.secret;
+      session.has_previous_secret = true;
       session.secret = next_secret;
       session.last_seen_ns = now;
       ++session.resumes;

@@ -33,8 +33,9 @@ namespace gss {
 struct SessionTransition {
   SessionId session;
   Transition transition;
-  // The connection bound before the transition: the host closes it when the
-  // session leaves it (Reconnecting, Closed).
+  // The connection concerned: for a move to Reconnecting or Closed, the one
+  // being left (the host closes it); otherwise the one bound after the
+  // transition (the new one, for a resume).
   std::optional<RemoteIdentity> remote;
   std::string player_id;
   absl::Time at;
@@ -102,7 +103,6 @@ struct SessionSnapshot {
   uint32_t transitions = 0;  // Lifecycle transitions so far.
 };
 
-
 // A bounded queue of transitions for one observer. The event path never
 // waits for an observer: when the queue is full the oldest transition is
 // dropped and counted, and Take() reports how many were lost.
@@ -126,7 +126,9 @@ class TransitionSubscription {
   // Returns true when the queue went from empty to non-empty, so the caller
   // should run on_ready() once its locks are released.
   bool Push(const SessionTransition& transition);
-  void End();
+  // Returns true when the reader has already taken everything, so the caller
+  // should run on_ready() to let it see the end.
+  bool End();
   void NotifyReady() const {
     if (on_ready_) on_ready_();
   }
@@ -241,7 +243,14 @@ class MultiSessionManager {
   // logged-in session) if the token's secret matches; the token is spent and
   // `next_secret` becomes the session's new one. Every token that does not
   // match a resumable session gets the same PermissionDenied, whatever the
-  // reason, and changes nothing.
+  // reason, and changes nothing: a stranger can neither probe sessions nor
+  // wear down their resume attempts. A holder of the right token whose resume
+  // still fails (FailedPrecondition: the connection is unknown or already
+  // logged in) uses up one of the session's max_resume_attempts. Repeating
+  // the last successful resume on the connection it moved to answers again
+  // without spending anything (a lost reply over UDP). Tokens of another
+  // instance are refused too: a host that routes resumes between instances
+  // checks token.session.instance_tag() first.
   absl::StatusOr<ResumeOutcome> Resume(const RemoteIdentity& remote,
                                        const ResumeToken& token,
                                        const ResumeSecret& next_secret);
@@ -261,7 +270,10 @@ class MultiSessionManager {
 
   // Fires every deadline that has passed: Suspect, Reconnecting, Closed. The
   // host calls this periodically; the cost is proportional to the deadlines
-  // that came due, not to the sessions held.
+  // that came due, not to the sessions held. Deadlines are judged only here:
+  // traffic from a peer that arrives after its deadline but before the next
+  // call finds the session as it was, so a peer heard from is kept, and the
+  // host's call interval adds to the one-resolution lateness.
   std::vector<SessionTransition> AdvanceTime();
 
   // --- Inspection -----------------------------------------------------------

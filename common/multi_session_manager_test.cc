@@ -958,6 +958,48 @@ TEST_F(MultiSessionManagerTest, DeadlinesBeyondOneTurnOfTheWheelFireOnTime) {
                  R::kGraceExpired);
 }
 
+TEST_F(MultiSessionManagerTest, OneLongPauseFiresDeadlinesInEverySlot) {
+  for (int timer_slots : {16, 2048}) {
+    SCOPED_TRACE(absl::StrCat(timer_slots, " slots"));
+    MultiSessionOptions options = DefaultOptions();
+    options.timer_slots = timer_slots;
+    Recreate(options);
+    // Logins spread over more than one turn of the wheel, so the deadlines
+    // land in every slot; the host keeps running AdvanceTime meanwhile.
+    const absl::Duration turn = resolution() * timer_slots;
+    const absl::Duration spacing = resolution() * 3 + absl::Milliseconds(1);
+    const int count = static_cast<int>(turn * 5 / 4 / spacing) + 1;
+    std::vector<SessionId> sessions;
+    std::vector<absl::Time> logged_in_at;
+    std::vector<SessionTransition> fired;
+    for (int i = 0; i < count; ++i) {
+      clock_.Set(kStart + spacing * i);
+      std::vector<SessionTransition> step = manager_->AdvanceTime();
+      fired.insert(fired.end(), step.begin(), step.end());
+      sessions.push_back(
+          ConnectAndLogIn(Remote(i + 1), absl::StrCat("p", i)).session);
+      logged_in_at.push_back(clock_.Now());
+    }
+    // Then nothing for three hours.
+    std::vector<SessionTransition> pause = AdvanceTo(absl::Hours(3));
+    fired.insert(fired.end(), pause.begin(), pause.end());
+
+    EXPECT_EQ(manager_->size(), 0u);
+    for (int i = 0; i < count; ++i) {
+      SCOPED_TRACE(i);
+      std::vector<SessionTransition> mine = Of(sessions[i], fired);
+      ASSERT_THAT(mine, SizeIs(3));
+      EXPECT_EQ(mine[0].transition.to, S::kSuspect);
+      EXPECT_EQ(mine[0].at, logged_in_at[i] + policy().suspect_after);
+      EXPECT_EQ(mine[1].transition.to, S::kReconnecting);
+      EXPECT_EQ(mine[1].at, logged_in_at[i] + policy().liveness_timeout);
+      EXPECT_EQ(mine[2].transition.reason, R::kGraceExpired);
+      EXPECT_EQ(mine[2].at, logged_in_at[i] + policy().liveness_timeout +
+                                policy().reconnect_grace);
+    }
+  }
+}
+
 // --- Transport ---------------------------------------------------------------
 
 TEST_F(MultiSessionManagerTest, OrderlyCloseEndsTheSession) {
@@ -1228,6 +1270,66 @@ TEST_F(MultiSessionManagerTest, ResumeNeedsAConnectionWithoutALoggedInSession) {
   // The token was not spent by the refusals.
   Connect(Remote(3));
   EXPECT_TRUE(manager_->Resume(Remote(3), held.resume_token, Secret(9)).ok());
+}
+
+TEST_F(MultiSessionManagerTest, FailedResumesOfTheTokenHolderUseUpAttempts) {
+  const LoginOutcome held = HeldForResume(Remote(1), "held");
+  const RemoteIdentity busy = Remote(2);
+  ConnectAndLogIn(busy, "busy");
+  ASSERT_EQ(policy().max_resume_attempts, 3);
+  for (int attempt = 1; attempt < 3; ++attempt) {
+    EXPECT_EQ(
+        manager_->Resume(busy, held.resume_token, Secret(9)).status().code(),
+        absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(StateOf(held.session), S::kReconnecting) << attempt;
+  }
+  auto subscription = SubscribeAll();
+  EXPECT_EQ(
+      manager_->Resume(busy, held.resume_token, Secret(9)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StateOf(held.session), std::nullopt);
+  const TransitionSubscription::Delivery delivery = subscription->Take();
+  ASSERT_THAT(delivery.transitions, SizeIs(1));
+  EXPECT_EQ(delivery.transitions[0].transition.reason, R::kResumeFailed);
+}
+
+TEST_F(MultiSessionManagerTest, StrangersDoNotUseUpResumeAttempts) {
+  const LoginOutcome held = HeldForResume(Remote(1), "held");
+  ResumeToken forged = held.resume_token;
+  forged.secret = Secret(200);
+  Connect(Remote(2));
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    EXPECT_EQ(manager_->Resume(Remote(2), forged, Secret(9)).status().code(),
+              absl::StatusCode::kPermissionDenied);
+  }
+  EXPECT_EQ(StateOf(held.session), S::kReconnecting);
+  EXPECT_TRUE(manager_->Resume(Remote(2), held.resume_token, Secret(9)).ok());
+}
+
+TEST_F(MultiSessionManagerTest, RepeatedResumeOnTheSameConnectionAnswersAgain) {
+  const LoginOutcome held = HeldForResume(Remote(1), "held");
+  Connect(Remote(2));
+  absl::StatusOr<ResumeOutcome> first =
+      manager_->Resume(Remote(2), held.resume_token, Secret(50));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const SessionSnapshot before = *manager_->FindBySession(held.session);
+
+  // The reply was lost; the client sends the same resume again.
+  absl::StatusOr<ResumeOutcome> again =
+      manager_->Resume(Remote(2), held.resume_token, Secret(60));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->session, held.session);
+  EXPECT_EQ(again->resume_token, first->resume_token);  // Nothing spent.
+  EXPECT_EQ(Key(*manager_->FindBySession(held.session)), Key(before));
+
+  // From any other connection the spent token is refused.
+  Connect(Remote(3));
+  EXPECT_EQ(manager_->Resume(Remote(3), held.resume_token, Secret(70))
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(
+      manager_->Resume(Remote(3), first->resume_token, Secret(70)).ok());
 }
 
 TEST_F(MultiSessionManagerTest, ResumeOntoARemoteOfAnotherShardWorks) {
@@ -1619,6 +1721,35 @@ TEST_F(MultiSessionManagerTest, ListWalksASparseFilterAcrossShortPages) {
   std::vector<SessionId> seen = WalkAllPages(
       *manager_, {.state_mask = Mask({S::kActive}), .page_size = 7}, churn);
   EXPECT_EQ(seen, matching);
+}
+
+TEST_F(MultiSessionManagerTest, ListStopsWhereTheLeastAdvancedShardStopped) {
+  // Two shards. Shard 0 holds 300 non-matching sessions, more than one call
+  // scans (page_size * 4 + 256 = 284), then a match M2; shard 1 holds only
+  // matches M1 and M3, created around M2. The first page must not run ahead
+  // into ids shard 0 has not scanned yet, or M2 would be skipped or M1 and M3
+  // repeated.
+  MultiSessionOptions options = DefaultOptions();
+  options.shard_count = 2;
+  Recreate(options);
+  for (int i = 0; i < 300; ++i) ConnectRemoteInShard(0, /*same_shard=*/true);
+  const RemoteIdentity m1 = ConnectRemoteInShard(0, /*same_shard=*/false);
+  const SessionId m1_id = LogIn(m1, "m1").session;
+  const RemoteIdentity m2 = ConnectRemoteInShard(0, /*same_shard=*/true);
+  const SessionId m2_id = LogIn(m2, "m2").session;
+  const RemoteIdentity m3 = ConnectRemoteInShard(0, /*same_shard=*/false);
+  const SessionId m3_id = LogIn(m3, "m3").session;
+  ASSERT_EQ(manager_->size(), 303u);
+
+  const ListOptions active{.state_mask = Mask({S::kActive}), .page_size = 7};
+  SessionPage first = manager_->List(active);
+  ASSERT_TRUE(first.next_after.has_value());
+  EXPECT_LT(*first.next_after, m1_id);
+  for (const SessionSnapshot& s : first.sessions) {
+    EXPECT_LE(s.id, *first.next_after);
+  }
+  EXPECT_THAT(WalkAllPages(*manager_, active, [] {}),
+              ElementsAre(m1_id, m2_id, m3_id));
 }
 
 TEST_F(MultiSessionManagerTest, CountsFollowEveryState) {

@@ -652,7 +652,7 @@ TEST_F(MultiSessionLifecycleScenarios,
   EXPECT_EQ(manager_->Resume(resumed_remote, held.resume_token, Secret(3))
                 .status()
                 .code(),
-            absl::StatusCode::kFailedPrecondition);  // Not connected any more.
+            absl::StatusCode::kPermissionDenied);  // The session is gone.
   absl::StatusOr<ConnectOutcome> again =
       manager_->OnTransportConnected(resumed_remote);
   ASSERT_TRUE(again.ok());
