@@ -1,0 +1,212 @@
+#include "session_service/gateway_link_service.h"
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace gss {
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+}  // namespace
+
+// The queue between the host (any thread, possibly under session locks) and
+// the one thread allowed to write the stream.
+class StreamCommandSink final : public CommandSink {
+ public:
+  StreamCommandSink(grpc::ServerContext* context, const LinkOptions& options,
+                    std::shared_ptr<ServiceMetrics> metrics)
+      : context_(context), options_(options), metrics_(std::move(metrics)) {}
+
+  void Push(link::v1::PeerCommand command) override {
+    absl::MutexLock lock(&mu_);
+    if (state_ != State::kOpen) {
+      if (metrics_) metrics_->CountDroppedCommand(false);
+      return;
+    }
+    if (queue_.size() >= options_.max_queued) {
+      overflowed_ = true;
+      if (metrics_) metrics_->CountDroppedCommand(true);
+      return;
+    }
+    queue_.push_back(std::move(command));
+  }
+
+  // The writer thread: sends batches until the stream fails or the sink is
+  // finished and empty.
+  void WriteLoop(grpc::ServerReaderWriter<link::v1::ServiceMessage,
+                                          link::v1::GatewayMessage>* stream) {
+    for (;;) {
+      std::vector<link::v1::PeerCommand> batch;
+      bool cancel = false;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](StreamCommandSink* self) {
+              return !self->queue_.empty() || self->overflowed_ ||
+                     self->state_ != State::kOpen;
+            },
+            this));
+        if (overflowed_) {
+          cancel = true;
+        } else if (queue_.empty()) {
+          cancel = state_ == State::kFlushThenCancel;
+        } else {
+          // Bounded in bytes too, well under the gateway's 4 MiB default
+          // receive limit.
+          size_t take = 0;
+          size_t bytes = 0;
+          while (take < queue_.size() && take < options_.max_batch &&
+                 (take == 0 || bytes < options_.max_batch_bytes)) {
+            bytes += queue_[take].ByteSizeLong();
+            ++take;
+          }
+          batch.assign(std::make_move_iterator(queue_.begin()),
+                       std::make_move_iterator(queue_.begin() + take));
+          queue_.erase(queue_.begin(), queue_.begin() + take);
+        }
+        if (batch.empty()) {
+          state_ = State::kDone;
+        }
+      }
+      if (batch.empty()) {
+        // After the last write, so the gateway receives every command (the
+        // final Disconnects of a shutdown) before the stream ends.
+        if (cancel) context_->TryCancel();
+        return;
+      }
+      link::v1::ServiceMessage message;
+      link::v1::CommandBatch* commands = message.mutable_commands();
+      commands->mutable_commands()->Reserve(static_cast<int>(batch.size()));
+      for (link::v1::PeerCommand& command : batch) {
+        *commands->add_commands() = std::move(command);
+      }
+      if (metrics_) metrics_->ObserveCommandBatch(batch.size());
+      if (!stream->Write(message)) {
+        absl::MutexLock lock(&mu_);
+        state_ = State::kDone;
+        queue_.clear();
+        return;
+      }
+    }
+  }
+
+  // The reader is done: stop once the queue is empty.
+  void Finish() {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kOpen) state_ = State::kFinishing;
+  }
+
+  // Shutdown: send what is queued, then end the stream.
+  void FlushThenCancel() {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kOpen || state_ == State::kFinishing) {
+      state_ = State::kFlushThenCancel;
+    }
+  }
+
+ private:
+  enum class State { kOpen, kFinishing, kFlushThenCancel, kDone };
+
+  grpc::ServerContext* const context_;
+  const LinkOptions options_;
+  const std::shared_ptr<ServiceMetrics> metrics_;
+  absl::Mutex mu_;
+  std::vector<link::v1::PeerCommand> queue_ ABSL_GUARDED_BY(mu_);
+  State state_ ABSL_GUARDED_BY(mu_) = State::kOpen;
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+GatewayLinkService::GatewayLinkService(ServerNetworkHost& host,
+                                       std::shared_ptr<ServiceMetrics> metrics,
+                                       LinkOptions options)
+    : host_(host), metrics_(std::move(metrics)), options_(options) {}
+
+GatewayLinkService::~GatewayLinkService() = default;
+
+grpc::Status GatewayLinkService::Attach(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<link::v1::ServiceMessage,
+                             link::v1::GatewayMessage>* stream) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the session service is stopping");
+    }
+  }
+  link::v1::GatewayMessage first;
+  if (!stream->Read(&first)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the stream ended before Hello");
+  }
+  if (!first.has_hello()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first message of Attach must be Hello");
+  }
+  const uint32_t gateway_id = first.hello().gateway_id();
+  auto sink = std::make_shared<StreamCommandSink>(context, options_, metrics_);
+  absl::StatusOr<GatewayAttachment> attached =
+      host_.AttachGateway(first.hello(), sink);
+  if (!attached.ok()) return ToGrpc(attached.status());
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      host_.DetachGateway(gateway_id, attached->attachment);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the session service is stopping");
+    }
+    open_.insert(sink.get());
+  }
+
+  // HelloAck first: commands the resynchronisation queued go after it.
+  link::v1::ServiceMessage ack;
+  *ack.mutable_hello_ack() = std::move(attached->ack);
+  grpc::Status status = grpc::Status::OK;
+  if (stream->Write(ack)) {
+    std::thread writer([&sink, stream] { sink->WriteLoop(stream); });
+    link::v1::GatewayMessage message;
+    while (stream->Read(&message)) {
+      if (message.has_events()) {
+        host_.HandleEvents(gateway_id, message.events());
+      } else if (message.has_hello()) {
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "Hello is only valid as the first message");
+        sink->FlushThenCancel();
+        break;
+      }
+    }
+    sink->Finish();
+    writer.join();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    open_.erase(sink.get());
+  }
+  host_.DetachGateway(gateway_id, attached->attachment);
+  if (status.ok() && context->IsCancelled()) {
+    status = grpc::Status(grpc::StatusCode::CANCELLED, "the link ended");
+  }
+  return status;
+}
+
+void GatewayLinkService::Shutdown(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+  for (StreamCommandSink* sink : open_) sink->FlushThenCancel();
+  mu_.AwaitWithDeadline(absl::Condition(
+                            +[](absl::flat_hash_set<StreamCommandSink*>* open) {
+                              return open->empty();
+                            },
+                            &open_),
+                        deadline);
+}
+
+}  // namespace gss

@@ -1,0 +1,315 @@
+// The session service process: flags to options, start, then wait for SIGTERM
+// (drain, then stop) or SIGINT (stop).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/gameplay_rules.h"
+#include "common/multi_session_manager.h"
+#include "common/session_policy.h"
+#include "session_service/authenticator.h"
+#include "session_service/server_runtime.h"
+
+namespace {
+
+const gss::ServerSessionPolicy kPolicy;
+const gss::GameplayRules kRules;
+const gss::MultiSessionOptions kSessions;
+
+}  // namespace
+
+// Listeners and process.
+ABSL_FLAG(std::string, link_address, "127.0.0.1:7780",
+          "Gateway link gRPC server (host:port; port 0 lets the OS choose). "
+          "Loopback by default: only the sidecar gateway may attach.");
+ABSL_FLAG(std::string, ops_address, "0.0.0.0:7781",
+          "Ops gRPC server: SessionInspection, health and reflection.");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "Prometheus endpoint (path /metrics); empty disables it.");
+ABSL_FLAG(std::string, port_file, "",
+          "When set, write link=PORT, ops=PORT and metrics=PORT lines to "
+          "PATH.tmp once every listener is bound, then rename it to PATH.");
+ABSL_FLAG(std::string, authenticator, "dev",
+          "Login credential check: dev (the credential is the player name) "
+          "or jwt (HS256 tokens signed with --jwt_key_file).");
+ABSL_FLAG(std::string, jwt_key_file, "",
+          "File holding the HS256 secret (at least 32 bytes; trailing "
+          "whitespace is ignored). Required with --authenticator=jwt.");
+ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(10),
+          "After SIGTERM the process exits within this time.");
+ABSL_FLAG(absl::Duration, advance_interval, absl::Milliseconds(20),
+          "How often session deadlines are evaluated.");
+
+// MultiSessionOptions.
+ABSL_FLAG(int32_t, instance_tag, kSessions.instance_tag,
+          "Written into every session id (1..65535) so another instance can "
+          "route a resume to its owner.");
+ABSL_FLAG(int64_t, max_sessions, kSessions.max_sessions,
+          "Logged-in sessions held at most; 0 means no limit.");
+ABSL_FLAG(bool, replace_existing_login, kSessions.replace_existing_login,
+          "A second login of the same player replaces the older session "
+          "(reason replaced); false refuses it (already_logged_in).");
+ABSL_FLAG(int32_t, shard_count, kSessions.shard_count,
+          "Independent session locks; a power of two up to 256.");
+ABSL_FLAG(absl::Duration, timer_resolution, kSessions.timer_resolution,
+          "Deadlines fire at most this much late.");
+ABSL_FLAG(int32_t, timer_slots, kSessions.timer_slots,
+          "Slots per shard's timing wheel; a power of two.");
+
+// ServerSessionPolicy.
+ABSL_FLAG(absl::Duration, login_timeout, kPolicy.login_timeout,
+          "A connection that has not logged in or resumed by then closes.");
+ABSL_FLAG(absl::Duration, suspect_after, kPolicy.suspect_after,
+          "An active session silent this long becomes suspect.");
+ABSL_FLAG(absl::Duration, liveness_timeout, kPolicy.liveness_timeout,
+          "A session silent this long loses its connection (reconnecting).");
+ABSL_FLAG(absl::Duration, reconnect_grace, kPolicy.reconnect_grace,
+          "How long a session whose connection is gone is held for resume; "
+          "0 closes it at once.");
+ABSL_FLAG(int32_t, max_resume_attempts, kPolicy.max_resume_attempts,
+          "Failed resume attempts before a held session closes.");
+
+// GameplayRules.
+ABSL_FLAG(int32_t, grid_size, kRules.world.grid_size,
+          "Positions are [0, grid_size) on both axes.");
+ABSL_FLAG(absl::Duration, movement_tick, kRules.world.movement_tick,
+          "One server tick.");
+ABSL_FLAG(int32_t, movement_max_steps_per_tick,
+          kRules.world.movement_max_steps_per_tick,
+          "Manhattan steps allowed per elapsed tick.");
+ABSL_FLAG(int32_t, max_ticks_ahead, kRules.world.max_ticks_ahead,
+          "How far a client's tick may run ahead of the server's.");
+ABSL_FLAG(int32_t, max_step_credit_ticks, kRules.world.max_step_credit_ticks,
+          "Idle ticks a peer may bank for one move.");
+ABSL_FLAG(absl::Duration, max_rewind, kRules.combat.max_rewind,
+          "Lag compensation: how old a shot's tick may be.");
+ABSL_FLAG(absl::Duration, fire_cooldown, kRules.combat.fire_cooldown,
+          "Server time between two shots of one peer.");
+ABSL_FLAG(int32_t, shot_range, kRules.combat.range,
+          "Euclidean reach of a shot, in cells.");
+ABSL_FLAG(int32_t, shot_damage, kRules.combat.damage, "Health a hit takes.");
+ABSL_FLAG(int32_t, max_health, kRules.combat.max_health, "Health at spawn.");
+
+namespace gss {
+namespace {
+
+// Exit code for configuration errors, so supervisors can tell them from
+// crashes and runtime failures (1).
+constexpr int kExitBadFlags = 2;
+
+// absl::ParseCommandLine exits with status 1 on a flag it cannot parse; the
+// service promises 2 for every configuration error, so that exit is
+// intercepted while flags are being parsed.
+bool parsing_flags = false;
+void ExitTwoDuringFlagParsing() {
+  if (parsing_flags) std::_Exit(kExitBadFlags);
+}
+
+// absl's usage flags exit on their own with their own status.
+bool AsksForHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--help", 0) == 0 || arg.rfind("-help", 0) == 0 ||
+        arg.rfind("--version", 0) == 0 || arg.rfind("-version", 0) == 0 ||
+        arg.rfind("--only_check_args", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<RuntimeOptions> OptionsFromFlags() {
+  RuntimeOptions options;
+  options.link_address = absl::GetFlag(FLAGS_link_address);
+  options.ops_address = absl::GetFlag(FLAGS_ops_address);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (options.link_address.empty() || options.ops_address.empty()) {
+    return absl::InvalidArgumentError(
+        "--link_address and --ops_address must not be empty");
+  }
+
+  HostOptions& host = options.host;
+  host.advance_interval = absl::GetFlag(FLAGS_advance_interval);
+  MultiSessionOptions& sessions = host.sessions;
+  const int32_t tag = absl::GetFlag(FLAGS_instance_tag);
+  if (tag < 1 || tag > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--instance_tag must be in [1, 65535], got ", tag));
+  }
+  sessions.instance_tag = static_cast<uint16_t>(tag);
+  sessions.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  sessions.replace_existing_login = absl::GetFlag(FLAGS_replace_existing_login);
+  sessions.shard_count = absl::GetFlag(FLAGS_shard_count);
+  sessions.timer_resolution = absl::GetFlag(FLAGS_timer_resolution);
+  sessions.timer_slots = absl::GetFlag(FLAGS_timer_slots);
+
+  ServerSessionPolicy& policy = sessions.policy;
+  policy.login_timeout = absl::GetFlag(FLAGS_login_timeout);
+  policy.suspect_after = absl::GetFlag(FLAGS_suspect_after);
+  policy.liveness_timeout = absl::GetFlag(FLAGS_liveness_timeout);
+  policy.reconnect_grace = absl::GetFlag(FLAGS_reconnect_grace);
+  policy.max_resume_attempts = absl::GetFlag(FLAGS_max_resume_attempts);
+
+  GameplayRules& rules = sessions.rules;
+  rules.world.grid_size = absl::GetFlag(FLAGS_grid_size);
+  rules.world.movement_tick = absl::GetFlag(FLAGS_movement_tick);
+  rules.world.movement_max_steps_per_tick =
+      absl::GetFlag(FLAGS_movement_max_steps_per_tick);
+  rules.world.max_ticks_ahead = absl::GetFlag(FLAGS_max_ticks_ahead);
+  rules.world.max_step_credit_ticks =
+      absl::GetFlag(FLAGS_max_step_credit_ticks);
+  rules.combat.max_rewind = absl::GetFlag(FLAGS_max_rewind);
+  rules.combat.fire_cooldown = absl::GetFlag(FLAGS_fire_cooldown);
+  rules.combat.range = absl::GetFlag(FLAGS_shot_range);
+  rules.combat.damage = absl::GetFlag(FLAGS_shot_damage);
+  rules.combat.max_health = absl::GetFlag(FLAGS_max_health);
+
+  if (absl::Status status = host.Validate(); !status.ok()) return status;
+  if (absl::GetFlag(FLAGS_drain_deadline) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--drain_deadline must be positive");
+  }
+
+  absl::StatusOr<std::unique_ptr<Authenticator>> authenticator =
+      MakeAuthenticator(absl::GetFlag(FLAGS_authenticator),
+                        absl::GetFlag(FLAGS_jwt_key_file));
+  if (!authenticator.ok()) return authenticator.status();
+  options.authenticator = std::move(*authenticator);
+  return options;
+}
+
+absl::Status WritePortFile(const std::string& path, const ServerRuntime& rt) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "link=" << rt.link_port() << "\n"
+        << "ops=" << rt.ops_port() << "\n"
+        << "metrics=" << rt.metrics_port() << "\n";
+    out.flush();
+    if (!out) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Ends the process if a drain overruns its deadline, whatever is stuck.
+class Watchdog {
+ public:
+  explicit Watchdog(absl::Time deadline)
+      : thread_([this, deadline] {
+          absl::MutexLock lock(&mu_);
+          if (!mu_.AwaitWithDeadline(absl::Condition(&done_), deadline)) {
+            absl::FPrintF(stderr,
+                          "session_service: drain deadline passed; exiting\n");
+            std::_Exit(0);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "The game session service: gateway link, ops API, health, metrics.\n"
+      "Usage: session_service [--flagfile=FILE] [--flag=value...]");
+  std::atexit(ExitTwoDuringFlagParsing);
+  parsing_flags = !AsksForHelp(argc, argv);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  parsing_flags = false;
+  if (positional.size() > 1) {
+    absl::FPrintF(stderr, "session_service: unexpected argument \"%s\"\n",
+                  positional[1]);
+    return kExitBadFlags;
+  }
+  absl::StatusOr<RuntimeOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    absl::FPrintF(stderr, "session_service: %s\n", options.status().message());
+    return kExitBadFlags;
+  }
+
+  // Signals are taken synchronously by sigwait below; every thread started
+  // from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<ServerRuntime>> runtime =
+      ServerRuntime::Create(*std::move(options));
+  if (!runtime.ok()) {
+    absl::FPrintF(stderr, "session_service: %s\n", runtime.status().message());
+    return kExitBadFlags;
+  }
+  if (absl::Status status = (*runtime)->Start(); !status.ok()) {
+    absl::FPrintF(stderr, "session_service: %s\n", status.message());
+    return 1;
+  }
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
+      !port_file.empty()) {
+    if (absl::Status status = WritePortFile(port_file, **runtime);
+        !status.ok()) {
+      absl::FPrintF(stderr, "session_service: %s\n", status.message());
+      (*runtime)->Stop();
+      return 1;
+    }
+  }
+  absl::PrintF("session_service ready instance=%s link=%d ops=%d metrics=%d\n",
+               (*runtime)->instance_id(), (*runtime)->link_port(),
+               (*runtime)->ops_port(), (*runtime)->metrics_port());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) != 0) {
+  }
+  const absl::Duration deadline = absl::GetFlag(FLAGS_drain_deadline);
+  const absl::Time hard_deadline = absl::Now() + deadline;
+  Watchdog watchdog(hard_deadline);
+  // A margin for the process to tear down after the servers have stopped.
+  const absl::Duration budget =
+      deadline - std::min(deadline / 10, absl::Seconds(1));
+  if (signal_number == SIGTERM) {
+    absl::FPrintF(stderr, "session_service: SIGTERM, draining within %s\n",
+                  absl::FormatDuration(deadline));
+    (*runtime)->Drain(budget);
+  } else {
+    (*runtime)->Stop(absl::Now() + budget);
+  }
+  runtime->reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace gss
+
+int main(int argc, char** argv) { return gss::Main(argc, argv); }

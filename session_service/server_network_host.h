@@ -1,0 +1,218 @@
+// The session service's protocol engine: applies gateway link events (peer
+// connected, game message, closed) to the MultiSessionManager it owns and
+// turns the outcomes into commands (deliver, close) for the right gateway.
+#ifndef SESSION_SERVICE_SERVER_NETWORK_HOST_H_
+#define SESSION_SERVICE_SERVER_NETWORK_HOST_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/multi_session_manager.h"
+#include "gss/game/v1/game.pb.h"
+#include "gss/link/v1/link.pb.h"
+#include "session_service/authenticator.h"
+#include "session_service/metrics.h"
+
+namespace gss {
+
+// Where the host sends the commands for one attached gateway (the gRPC stream
+// in production, a recording fake in tests). Push may run with session locks
+// held: it must be quick, must not block on I/O and must not call back into
+// the host. Thread-safe.
+class CommandSink {
+ public:
+  virtual ~CommandSink() = default;
+  virtual void Push(link::v1::PeerCommand command) = 0;
+};
+
+struct HostOptions {
+  // on_transition, if set, is called after the host's own bookkeeping.
+  MultiSessionOptions sessions;
+  std::string instance_id;  // Empty: 128 random bits, new on every start.
+  std::string version = GSS_VERSION;
+  // How often the timer thread evaluates deadlines.
+  absl::Duration advance_interval = absl::Milliseconds(20);
+
+  absl::Status Validate() const;
+};
+
+struct GatewayAttachment {
+  link::v1::HelloAck ack;
+  uint64_t attachment = 0;  // Names this attachment for DetachGateway.
+};
+
+class ServerNetworkHost {
+ public:
+  // `clock` must outlive the host. `metrics` may be null.
+  static absl::StatusOr<std::unique_ptr<ServerNetworkHost>> Create(
+      HostOptions options, const Clock& clock,
+      std::shared_ptr<const Authenticator> authenticator,
+      std::shared_ptr<ServiceMetrics> metrics);
+  ~ServerNetworkHost();
+
+  ServerNetworkHost(const ServerNetworkHost&) = delete;
+  ServerNetworkHost& operator=(const ServerNetworkHost&) = delete;
+
+  MultiSessionManager& sessions() { return *sessions_; }
+  const MultiSessionManager& sessions() const { return *sessions_; }
+  const std::string& instance_id() const { return instance_id_; }
+  const std::string& version() const { return version_; }
+  absl::Time started_at() const { return started_at_; }
+  game::v1::ServerInfo server_info() const;
+  game::v1::WorldConfig world_config() const;
+
+  // --- Gateway link ---------------------------------------------------------
+  // Registers `sink` for hello.gateway_id (replacing an older attachment of
+  // the same gateway) and resynchronises: sessions bound to the gateway whose
+  // connection is not in the Hello lost their transport; Hello peers without
+  // a session get a provisional one and Disconnect{session_unknown}. The
+  // commands it produces are pushed to `sink` after the caller has sent the
+  // returned HelloAck. Unavailable while draining or stopped.
+  absl::StatusOr<GatewayAttachment> AttachGateway(
+      const link::v1::Hello& hello, std::shared_ptr<CommandSink> sink);
+  // Applies events in order. Events of one gateway must come from one thread
+  // at a time (they do: one stream, one reader).
+  void HandleEvents(uint32_t gateway_id, const link::v1::EventBatch& batch);
+  void HandleEvent(uint32_t gateway_id, const link::v1::PeerEvent& event);
+  // The gateway's stream ended: unless a newer attachment took over, every
+  // session bound to the gateway lost its transport (logged-in sessions wait
+  // in Reconnecting for a resume).
+  void DetachGateway(uint32_t gateway_id, uint64_t attachment);
+  size_t gateways_attached() const;
+
+  // --- Time -----------------------------------------------------------------
+  // Fires due deadlines; sessions that leave their connection because of one
+  // get Disconnect{timed_out} and are closed at the gateway.
+  void AdvanceTime();
+  // A thread calling AdvanceTime() every advance_interval.
+  void StartTimer();
+  void StopTimer();
+
+  // --- Host decisions -------------------------------------------------------
+  // Closes the session (reason evicted) and its peer's connection with
+  // Disconnect{evicted, detail: reason}. NotFound for an unknown session.
+  absl::StatusOr<SessionTransition> Evict(SessionId session,
+                                          absl::string_view reason);
+  // Refuses logins and resumes from now on and tells every connected peer
+  // Disconnect{draining}.
+  void BeginDrain();
+  bool draining() const { return draining_.load(); }
+  // Waits (in real time) until no session is logged in and live, i.e. the
+  // gateways have closed every player's connection, or until `deadline`.
+  bool WaitForPlayersGone(absl::Time deadline);
+  // Stops the timer and ignores link events and attaches from now on; for
+  // shutdown, so that Clear() leaves nothing behind.
+  void Quiesce();
+  // Closes every session with server_shutdown; connected peers get
+  // Disconnect{server_shutdown}. Returns how many sessions were closed.
+  size_t Clear();
+
+ private:
+  ServerNetworkHost(HostOptions options, const Clock& clock,
+                    std::shared_ptr<const Authenticator> authenticator,
+                    std::shared_ptr<ServiceMetrics> metrics);
+
+  void OnTransition(const SessionTransition& transition);
+
+  // Event handlers.
+  void OnConnected(const RemoteIdentity& remote);
+  void OnMessage(const RemoteIdentity& remote, const std::string& bytes);
+  void OnClosed(const RemoteIdentity& remote, bool orderly);
+  void OnLogin(const RemoteIdentity& remote, const game::v1::Login& login);
+  void RefuseLogin(const RemoteIdentity& remote, absl::string_view reason,
+                   std::string detail);
+  void OnResume(const RemoteIdentity& remote, const game::v1::Resume& resume);
+  void RefuseResume(const RemoteIdentity& remote, absl::string_view reason);
+  void OnPing(const RemoteIdentity& remote, const game::v1::Ping& ping);
+  void OnMove(const RemoteIdentity& remote, const game::v1::MoveInput& move);
+  void OnShoot(const RemoteIdentity& remote, const game::v1::ShootInput& shoot);
+  void OnGoodbye(const RemoteIdentity& remote);
+  // Login and Resume are safe to repeat (a UDP client repeats them until
+  // answered): a repeat of the request that logged a connection in gets the
+  // same Welcome again. Returns true when it was such a repeat.
+  bool RepeatWelcome(const RemoteIdentity& remote, absl::string_view request);
+  void RememberWelcome(const RemoteIdentity& remote, absl::string_view request,
+                       const game::v1::ServerMessage& welcome);
+  void ForgetWelcome(const RemoteIdentity& remote);
+  void RejectInput(const RemoteIdentity& remote, absl::string_view reason,
+                   std::string detail);
+  // Every session bound to `gateway_id` whose connection `keep` rejects lost
+  // its transport.
+  template <typename Keep>
+  void LoseGatewaySessions(uint32_t gateway_id, Keep keep);
+
+  // Commands.
+  void Deliver(const RemoteIdentity& remote,
+               const game::v1::ServerMessage& message);
+  void Close(const RemoteIdentity& remote, absl::string_view reason,
+             const game::v1::ServerMessage* final_message);
+  void CloseWithDisconnect(const RemoteIdentity& remote,
+                           absl::string_view reason, std::string detail);
+  void Send(uint32_t gateway_id, link::v1::PeerCommand command);
+
+  void TimerLoop();
+
+  const HostOptions options_;
+  const Clock& clock_;
+  const std::shared_ptr<const Authenticator> authenticator_;
+  const std::shared_ptr<ServiceMetrics> metrics_;
+  std::string instance_id_;
+  const std::string version_;
+  const absl::Time started_at_;
+  std::unique_ptr<MultiSessionManager> sessions_;
+  std::atomic<bool> draining_{false};
+
+  // Held shared while events or attaches are applied, exclusively to stop
+  // them (Quiesce).
+  absl::Mutex events_mu_;
+  bool accepting_ ABSL_GUARDED_BY(events_mu_) = true;
+
+  // Serialises attach and detach resynchronisation. Taken before any session
+  // lock; never taken under one.
+  absl::Mutex link_mu_ ABSL_ACQUIRED_BEFORE(gateways_mu_);
+  struct Gateway {
+    std::shared_ptr<CommandSink> sink;
+    uint64_t attachment = 0;
+  };
+  // Taken under session locks (by OnTransition); nothing is called with it
+  // held except CommandSink::Push.
+  mutable absl::Mutex gateways_mu_;
+  absl::flat_hash_map<uint32_t, Gateway> gateways_
+      ABSL_GUARDED_BY(gateways_mu_);
+  uint64_t next_attachment_ ABSL_GUARDED_BY(gateways_mu_) = 1;
+
+  // The last Welcome of each logged-in connection, keyed by (gateway,
+  // connection), with a hash of the Login credential or Resume token that
+  // earned it. A leaf lock: taken under session locks, calls nothing.
+  struct SentWelcome {
+    size_t request_hash = 0;
+    std::string welcome;  // Serialized ServerMessage.
+  };
+  absl::Mutex welcomes_mu_;
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, SentWelcome> welcomes_
+      ABSL_GUARDED_BY(welcomes_mu_);
+
+  absl::Mutex drain_mu_;
+  absl::CondVar drain_cv_;
+
+  absl::Mutex timer_mu_;
+  absl::CondVar timer_cv_;
+  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  std::thread timer_;
+};
+
+}  // namespace gss
+
+#endif  // SESSION_SERVICE_SERVER_NETWORK_HOST_H_

@@ -1,0 +1,206 @@
+#include "session_service/server_runtime.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/exposer.h"
+#include "session_service/gateway_link_service.h"
+#include "session_service/ops_service.h"
+#include "session_service/system_clock.h"
+
+namespace gss {
+namespace {
+
+constexpr const char* kLinkServiceName = "gss.link.v1.GatewayLink";
+constexpr const char* kOpsServiceName = "gss.ops.v1.SessionInspection";
+constexpr int kMaxLinkMessageBytes = 64 << 20;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
+    RuntimeOptions options) {
+  if (absl::Status status = options.host.Validate(); !status.ok()) {
+    return status;
+  }
+  if (options.link_address.empty() || options.ops_address.empty()) {
+    return absl::InvalidArgumentError(
+        "link_address and ops_address must not be empty");
+  }
+  std::unique_ptr<ServerRuntime> runtime(new ServerRuntime(std::move(options)));
+  const RuntimeOptions& opts = runtime->options_;
+  const Clock* clock = opts.clock;
+  if (clock == nullptr) {
+    runtime->owned_clock_ = std::make_unique<SystemClock>();
+    clock = runtime->owned_clock_.get();
+  }
+  runtime->metrics_ = std::make_shared<ServiceMetrics>();
+  std::shared_ptr<const Authenticator> authenticator = opts.authenticator;
+  if (authenticator == nullptr) {
+    authenticator = std::make_shared<DevAuthenticator>();
+  }
+  absl::StatusOr<std::unique_ptr<ServerNetworkHost>> host =
+      ServerNetworkHost::Create(opts.host, *clock, std::move(authenticator),
+                                runtime->metrics_);
+  if (!host.ok()) return host.status();
+  runtime->host_ = *std::move(host);
+  ServerNetworkHost* host_ptr = runtime->host_.get();
+  runtime->session_gauge_ = std::make_shared<SessionStateCollector>(
+      [host_ptr] { return host_ptr->sessions().Counts(); });
+  runtime->link_service_ =
+      std::make_unique<GatewayLinkService>(*host_ptr, runtime->metrics_);
+  runtime->ops_service_ = std::make_unique<SessionInspectionService>(*host_ptr);
+  return runtime;
+}
+
+ServerRuntime::ServerRuntime(RuntimeOptions options)
+    : options_(std::move(options)) {}
+
+ServerRuntime::~ServerRuntime() { Stop(); }
+
+absl::Status ServerRuntime::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopped_) {
+    return absl::FailedPreconditionError("a runtime starts once");
+  }
+  // Process-wide switches that the builders below read.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  auto fail = [this](absl::Status status) {
+    if (link_server_) link_server_->Shutdown();
+    if (ops_server_) ops_server_->Shutdown();
+    link_server_.reset();
+    ops_server_.reset();
+    exposer_.reset();
+    return status;
+  };
+
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.link_address,
+                             grpc::InsecureServerCredentials(), &link_port_);
+    builder.RegisterService(link_service_.get());
+    // gRPC sets SO_REUSEPORT by default, which would let a second instance
+    // share the port silently instead of failing to start.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // A dead gateway link is noticed within seconds, so its sessions move to
+    // Reconnecting; and the gateway may keep the link alive with its own
+    // pings without being told off.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+    // A Hello lists every peer of a gateway (about 30 bytes each), which can
+    // exceed gRPC's 4 MiB default with many peers.
+    builder.SetMaxReceiveMessageSize(kMaxLinkMessageBytes);
+    link_server_ = builder.BuildAndStart();
+    if (link_server_ == nullptr || link_port_ == 0) {
+      return fail(absl::UnavailableError(absl::StrCat(
+          "cannot listen on link address ", options_.link_address)));
+    }
+  }
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.ops_address,
+                             grpc::InsecureServerCredentials(), &ops_port_);
+    builder.RegisterService(ops_service_.get());
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    ops_server_ = builder.BuildAndStart();
+    if (ops_server_ == nullptr || ops_port_ == 0) {
+      return fail(absl::UnavailableError(
+          absl::StrCat("cannot listen on ops address ", options_.ops_address)));
+    }
+  }
+  if (!options_.metrics_address.empty()) {
+    // prometheus-cpp reports a bind failure by throwing; it stops here.
+    try {
+      exposer_ =
+          std::make_unique<prometheus::Exposer>(options_.metrics_address, 2);
+      exposer_->RegisterCollectable(metrics_->registry());
+      exposer_->RegisterCollectable(session_gauge_);
+      const std::vector<int> ports = exposer_->GetListeningPorts();
+      metrics_port_ = ports.empty() ? 0 : ports.front();
+    } catch (const std::exception& e) {
+      return fail(absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", options_.metrics_address,
+                       ": ", e.what())));
+    }
+    if (metrics_port_ == 0) {
+      return fail(absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", options_.metrics_address)));
+    }
+  }
+  SetServing(true);
+  host_->StartTimer();
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void ServerRuntime::SetServing(bool serving) {
+  if (link_server_ && link_server_->GetHealthCheckService()) {
+    grpc::HealthCheckServiceInterface* health =
+        link_server_->GetHealthCheckService();
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kLinkServiceName, serving);
+  }
+  if (ops_server_ && ops_server_->GetHealthCheckService()) {
+    grpc::HealthCheckServiceInterface* health =
+        ops_server_->GetHealthCheckService();
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kOpsServiceName, serving);
+  }
+}
+
+void ServerRuntime::BeginDrain() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopped_) return;
+    SetServing(false);
+  }
+  host_->BeginDrain();
+}
+
+void ServerRuntime::Drain(absl::Duration deadline) {
+  const absl::Time start = absl::Now();
+  BeginDrain();
+  host_->WaitForPlayersGone(start + deadline / 2);
+  Stop(start + deadline);
+}
+
+void ServerRuntime::Stop(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  SetServing(false);
+  // No event may create a session after the Clear below.
+  host_->Quiesce();
+  ops_service_->Shutdown();
+  host_->Clear();
+  if (started_) {
+    // civetweb takes up to two seconds to stop (its accept loop polls that
+    // long); overlap that with the rest of the shutdown.
+    std::thread stop_exposer(
+        [exposer = std::move(exposer_)]() mutable { exposer.reset(); });
+    // The Disconnect{server_shutdown} commands queued by Clear go out before
+    // the streams end.
+    link_service_->Shutdown(deadline);
+    link_server_->Shutdown(absl::ToChronoTime(deadline));
+    ops_server_->Shutdown(absl::ToChronoTime(deadline));
+    stop_exposer.join();
+  }
+}
+
+}  // namespace gss
