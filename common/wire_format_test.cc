@@ -20,7 +20,7 @@ std::string Bytes(std::initializer_list<int> values) {
   return out;
 }
 
-// --- TCP ----------------------------------------------------------------------
+// --- TCP ---------------------------------------------------------------------
 
 TEST(TcpFrameTest, AppendWritesBigEndianLengthThenPayload) {
   std::string out;
@@ -144,7 +144,7 @@ TEST(TcpFrameDecoderTest, LongStreamKeepsBufferSmall) {
   }
 }
 
-// --- UDP ----------------------------------------------------------------------
+// --- UDP ---------------------------------------------------------------------
 
 TEST(DatagramTest, ConnectRequestRoundTrip) {
   const std::string bytes =
@@ -210,11 +210,14 @@ TEST(DatagramTest, DataRoundTrip) {
 }
 
 TEST(DatagramTest, DataWithEmptyAndMaximalPayloads) {
-  auto empty = ParseDatagram(EncodeData(1, 1, ""));
+  // The parsed payload views the datagram: keep the bytes alive.
+  const std::string empty_bytes = EncodeData(1, 1, "");
+  auto empty = ParseDatagram(empty_bytes);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->data.payload, "");
   const std::string biggest(kMaxDatagramSize - DataSize(0), 'b');
-  auto full = ParseDatagram(EncodeData(1, 2, biggest));
+  const std::string full_bytes = EncodeData(1, 2, biggest);
+  auto full = ParseDatagram(full_bytes);
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->data.payload, biggest);
   EXPECT_FALSE(ParseDatagram(EncodeData(1, 3, biggest + "x")).ok());
@@ -324,7 +327,7 @@ TEST(DatagramTest, EveryTruncationOfEveryTypeIsHandled) {
   }
 }
 
-// --- Replay window -------------------------------------------------------------
+// --- Replay window -----------------------------------------------------------
 
 TEST(ReplayWindowTest, AcceptsInOrderOnce) {
   ReplayWindow window;

@@ -1,0 +1,95 @@
+// The UDP side of the gateway: the stateless challenge handshake, per-peer
+// replay window, rate limit and idle timeout, and Data in both directions.
+#ifndef GATEWAY_UDP_ENDPOINT_H_
+#define GATEWAY_UDP_ENDPOINT_H_
+
+#include <utility>
+// clang-format off
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+// clang-format on
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/wire_format.h"
+#include "gateway/address.h"
+#include "gateway/cookie.h"
+#include "gateway/endpoint_context.h"
+#include "gateway/rate_limiter.h"
+
+namespace gss::gateway {
+
+class UdpPeer;
+
+// One socket whose receive loop, sends, timers and every UDP peer's state
+// live on one strand: no locks on the packet path, and a peer's datagrams
+// are handled in arrival order. Until a ChallengeResponse verifies, an
+// address gets nothing but a reply no larger than its request.
+class UdpEndpoint {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  UdpEndpoint(boost::asio::io_context& io, EndpointContext context,
+              const CookieAuthority& cookies, absl::Duration idle_timeout);
+  ~UdpEndpoint();
+
+  // Binds (no SO_REUSEADDR, so a taken port is an error).
+  absl::Status Open(const boost::asio::ip::udp::endpoint& local);
+  void Start();
+  // Stops receiving and closes the socket (asynchronously, on the strand).
+  void Close();
+  uint16_t port() const { return port_; }
+
+ private:
+  friend class UdpPeer;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  void Receive();
+  void OnReceive(const boost::system::error_code& error, size_t size);
+  void HandleConnectRequest(const wire::ConnectRequest& request);
+  void HandleChallengeResponse(const wire::ChallengeResponse& response,
+                               Clock::time_point now);
+  void HandleData(const wire::Data& data, Clock::time_point now);
+  void HandleDisconnect(const wire::Disconnect& disconnect);
+  void ArmSweep();
+  void Sweep();
+
+  // On the strand. `peer` leaves the table; true when this call removed it.
+  bool Detach(UdpPeer& peer);
+  // Gateway-initiated close: tell the client `code` (if any) and the service
+  // `reason`.
+  void DropPeer(UdpPeer& peer, std::optional<wire::DisconnectCode> code,
+                const std::string& reason);
+  void SendData(UdpPeer& peer, absl::string_view payload);
+  void CloseByService(UdpPeer& peer, const std::string& final_message);
+  void Send(const std::string& datagram,
+            const boost::asio::ip::udp::endpoint& to);
+  static uint64_t NowMs(Clock::time_point now);
+
+  EndpointContext context_;
+  const CookieAuthority& cookies_;
+  const absl::Duration idle_timeout_;
+  Strand strand_;
+  boost::asio::ip::udp::socket socket_;
+  boost::asio::steady_timer sweep_timer_;
+  uint16_t port_ = 0;
+  // Strand-confined: the live peers by source address.
+  absl::flat_hash_map<UdpAddressKey, std::shared_ptr<UdpPeer>> by_address_;
+  // One receive at a time, so one buffer; one byte over the limit so that an
+  // oversized datagram shows as such instead of being silently cut.
+  std::array<char, wire::kMaxDatagramSize + 1> buffer_{};
+  boost::asio::ip::udp::endpoint sender_;
+};
+
+}  // namespace gss::gateway
+
+#endif  // GATEWAY_UDP_ENDPOINT_H_
