@@ -168,10 +168,10 @@ TEST(GameplayRulesValidateTest, RejectsBadCombatSettings) {
   const Case cases[] = {
       {"negative rewind",
        [](CombatConfig& c) { c.max_rewind = absl::Milliseconds(-1); },
-       "durations"},
+       "max_rewind"},
       {"negative cooldown",
        [](CombatConfig& c) { c.fire_cooldown = absl::Milliseconds(-1); },
-       "durations"},
+       "fire_cooldown"},
       {"negative range", [](CombatConfig& c) { c.range = -1; }, "range"},
       {"negative damage", [](CombatConfig& c) { c.damage = -1; }, "damage"},
       {"zero max_health", [](CombatConfig& c) { c.max_health = 0; },

@@ -279,7 +279,13 @@ int64_t MultiSessionManager::TickAtNs(int64_t now_ns) const {
 int64_t MultiSessionManager::CurrentTick() const { return TickAtNs(NowNs()); }
 
 GridPosition MultiSessionManager::SpawnPoint(absl::string_view player) const {
-  const uint64_t hash = absl::Hash<absl::string_view>()(player);
+  // FNV-1a rather than absl::Hash, whose seed changes per process: a player
+  // without a stored position spawns at the same place on every instance and
+  // after every restart.
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (char c : player) {
+    hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  }
   const uint64_t size = options_.rules.world.grid_size;
   return {static_cast<int32_t>(hash % size),
           static_cast<int32_t>((hash >> 32) % size)};
