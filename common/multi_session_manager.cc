@@ -871,27 +871,123 @@ absl::StatusOr<ResumeOutcome> MultiSessionManager::Resume(
 // --- Gameplay
 // -------------------------------------------------------------------
 
+MoveResult MultiSessionManager::MoveLocked(Shard& shard, Record& record,
+                                           const MoveInput& input,
+                                           int64_t now_ns, Effects& effects) {
+  Touch(shard, record, SessionEvent::kInboundMessage, now_ns, effects);
+  MoveResult result;
+  result.position = record.game.position;
+  if (!IsLive(record.lifecycle.state())) {
+    result.rejection = InputRejection::kNotLoggedIn;
+  } else if ((record.permissions & kPermissionMove) == 0) {
+    result.rejection = InputRejection::kNotPermitted;
+  } else {
+    result =
+        gss::ApplyMove(options_.rules, TickAtNs(now_ns), input, record.game);
+  }
+  return result;
+}
+
 absl::StatusOr<MoveOutcome> MultiSessionManager::ApplyMove(
     const RemoteIdentity& remote, const MoveInput& input) {
   Effects effects;
   auto result = WithRemote(
       remote, [&](Shard& shard, Record& record) -> absl::StatusOr<MoveOutcome> {
-        const int64_t now = NowNs();
-        Touch(shard, record, SessionEvent::kInboundMessage, now, effects);
-        MoveOutcome outcome{record.id, {}};
-        outcome.result.position = record.game.position;
-        if (!IsLive(record.lifecycle.state())) {
-          outcome.result.rejection = InputRejection::kNotLoggedIn;
-        } else if ((record.permissions & kPermissionMove) == 0) {
-          outcome.result.rejection = InputRejection::kNotPermitted;
-        } else {
-          outcome.result =
-              gss::ApplyMove(options_.rules, TickAtNs(now), input, record.game);
-        }
-        return outcome;
+        return MoveOutcome{record.id,
+                           MoveLocked(shard, record, input, NowNs(), effects)};
       });
   Finish(effects);
   return result;
+}
+
+void MultiSessionManager::ApplyInputLocked(Shard& shard, Record& record,
+                                           const PeerInput& input,
+                                           int64_t now_ns, Effects& effects,
+                                           PeerInputResult& result) {
+  result.status = absl::OkStatus();
+  result.session = record.id;
+  switch (input.kind) {
+    case PeerInput::Kind::kHeartbeat:
+      Touch(shard, record, SessionEvent::kHeartbeat, now_ns, effects);
+      break;
+    case PeerInput::Kind::kMessage:
+      Touch(shard, record, SessionEvent::kInboundMessage, now_ns, effects);
+      break;
+    case PeerInput::Kind::kMove:
+      result.move = MoveLocked(shard, record, input.move, now_ns, effects);
+      break;
+  }
+}
+
+void MultiSessionManager::ApplyInputs(absl::Span<const PeerInput> inputs,
+                                      absl::Span<PeerInputResult> results) {
+  const size_t count = std::min(inputs.size(), results.size());
+  // Group the batch by the shard of each remote, keeping batch order within a
+  // group (and so per peer: a remote always falls in the same group).
+  std::vector<uint32_t> shard_of(count);
+  std::vector<uint32_t> group_start(options_.shard_count + 1, 0);
+  for (size_t i = 0; i < count; ++i) {
+    shard_of[i] = ShardOfRemote(inputs[i].remote);
+    ++group_start[shard_of[i] + 1];
+  }
+  for (int s = 0; s < options_.shard_count; ++s) {
+    group_start[s + 1] += group_start[s];
+  }
+  std::vector<uint32_t> order(count);
+  {
+    std::vector<uint32_t> fill(group_start.begin(), group_start.end() - 1);
+    for (size_t i = 0; i < count; ++i) order[fill[shard_of[i]]++] = i;
+  }
+  std::vector<RemoteEntry> entries(count);
+  std::vector<uint32_t> elsewhere;  // Resumed onto a remote of another shard.
+  Effects effects;
+  const int64_t now = NowNs();
+  for (int s = 0; s < options_.shard_count; ++s) {
+    const uint32_t begin = group_start[s];
+    const uint32_t end = group_start[s + 1];
+    if (begin == end) continue;
+    Shard& shard = *shards_[s];
+    absl::MutexLock lock(&shard.mu);
+    for (uint32_t k = begin; k < end; ++k) {
+      shard.by_remote.prefetch(RemoteKey(inputs[order[k]].remote));
+    }
+    for (uint32_t k = begin; k < end; ++k) {
+      const uint32_t i = order[k];
+      auto it = shard.by_remote.find(RemoteKey(inputs[i].remote));
+      if (it == shard.by_remote.end()) {
+        entries[i].slot = kNoSlot;
+        continue;
+      }
+      entries[i] = it->second;
+      if (entries[i].session.shard() == shard.index) {
+        const Record* record = &shard.at(entries[i].slot);
+        __builtin_prefetch(record, 1);
+        __builtin_prefetch(&record->game, 1);
+      }
+    }
+    for (uint32_t k = begin; k < end; ++k) {
+      const uint32_t i = order[k];
+      if (entries[i].slot == kNoSlot) {
+        results[i] = {NoSession(inputs[i].remote), SessionId{}, {}};
+      } else if (entries[i].session.shard() != shard.index) {
+        elsewhere.push_back(i);
+      } else {
+        ApplyInputLocked(shard, shard.at(entries[i].slot), inputs[i], now,
+                         effects, results[i]);
+      }
+    }
+  }
+  // Rare: sessions resumed onto a remote of another shard take the general
+  // path, still in batch order among themselves.
+  std::sort(elsewhere.begin(), elsewhere.end());
+  for (uint32_t i : elsewhere) {
+    results[i].status = WithRemote(
+        inputs[i].remote, [&](Shard& shard, Record& record) -> absl::Status {
+          ApplyInputLocked(shard, record, inputs[i], now, effects, results[i]);
+          return absl::OkStatus();
+        });
+  }
+  Finish(effects);
 }
 
 absl::StatusOr<ShootOutcome> MultiSessionManager::ApplyShoot(

@@ -264,6 +264,73 @@ BENCHMARK(BM_Move)
     ->ArgNames({"sessions", "shard_affine"})
     ->Args({10'000, 0})
     ->Args({1'000'000, 0});
+
+// The same events through ApplyInputs, in batches of 256 as the gateway link
+// delivers them: heartbeats, then valid moves (one pass per movement tick).
+constexpr size_t kLinkBatch = 256;
+
+void BM_HeartbeatBatch(benchmark::State& state) {
+  Population& population = EventPopulation(state.range(0));
+  const auto [remotes, size] = Partition(population, state);
+  std::vector<PeerInput> inputs(kLinkBatch);
+  std::vector<PeerInputResult> results(kLinkBatch);
+  size_t i = 0;
+  for (auto _ : state) {
+    for (PeerInput& input : inputs) {
+      input.remote = remotes[i];
+      if (++i == size) i = 0;
+    }
+    population.manager->ApplyInputs(inputs, absl::MakeSpan(results));
+    for (const PeerInputResult& result : results) {
+      if (!result.status.ok()) state.SkipWithError("heartbeat refused");
+    }
+    population.clock.Advance(absl::Microseconds(25));
+  }
+  state.SetItemsProcessed(state.iterations() * kLinkBatch);
+}
+BENCHMARK(BM_HeartbeatBatch)
+    ->ArgNames({"sessions", "shard_affine"})
+    ->Args({10'000, 0})
+    ->Args({1'000'000, 0});
+
+void BM_MoveBatch(benchmark::State& state) {
+  Population& population = EventPopulation(state.range(0));
+  const auto [remotes, size] = Partition(population, state);
+  const absl::Duration movement_tick =
+      population.manager->options().rules.world.movement_tick;
+  population.clock.Advance(movement_tick);
+  int64_t tick = population.manager->CurrentTick();
+  int32_t dx = 1;
+  int64_t rejected = 0;
+  std::vector<PeerInput> inputs(kLinkBatch);
+  std::vector<PeerInputResult> results(kLinkBatch);
+  size_t i = 0;
+  for (auto _ : state) {
+    // A batch never spans two passes, so no session moves twice in a tick.
+    const size_t batch = std::min(kLinkBatch, size - i);
+    for (size_t k = 0; k < batch; ++k) {
+      inputs[k] = {remotes[i + k], PeerInput::Kind::kMove, {tick, dx, 0}};
+    }
+    population.manager->ApplyInputs(absl::MakeConstSpan(inputs.data(), batch),
+                                    absl::MakeSpan(results.data(), batch));
+    for (size_t k = 0; k < batch; ++k) {
+      if (!results[k].status.ok() || !results[k].move.accepted()) ++rejected;
+    }
+    state.SetItemsProcessed(state.items_processed() + batch);
+    i += batch;
+    if (i == size) {
+      i = 0;
+      population.clock.Advance(movement_tick);
+      tick = population.manager->CurrentTick();
+      dx = -dx;
+    }
+  }
+  if (rejected > 0) state.SkipWithError("a move was rejected");
+}
+BENCHMARK(BM_MoveBatch)
+    ->ArgNames({"sessions", "shard_affine"})
+    ->Args({10'000, 0})
+    ->Args({1'000'000, 0});
 BENCHMARK(BM_Move)
     ->ArgNames({"sessions", "shard_affine"})
     ->ArgsProduct({{10'000, 1'000'000}, {0, 1}})
@@ -299,6 +366,32 @@ void BM_HotSetHeartbeat(benchmark::State& state) {
   state.counters["armed"] = static_cast<double>(count);
 }
 BENCHMARK(BM_HotSetHeartbeat)->Arg(1'000)->Arg(1'000'000);
+
+// The same hot set through ApplyInputs in link-sized batches.
+void BM_HotSetHeartbeatBatch(benchmark::State& state) {
+  const size_t count = state.range(0);
+  Population& population = EventPopulation(count);
+  std::vector<PeerInput> inputs;
+  for (int64_t k = 0; k < kHotSet; ++k) {
+    inputs.push_back({population.remotes[k * (count / kHotSet)]});
+  }
+  std::vector<PeerInputResult> results(inputs.size());
+  for (auto _ : state) {
+    for (size_t begin = 0; begin < inputs.size(); begin += kLinkBatch) {
+      const size_t batch = std::min(kLinkBatch, inputs.size() - begin);
+      population.manager->ApplyInputs(
+          absl::MakeConstSpan(inputs.data() + begin, batch),
+          absl::MakeSpan(results.data() + begin, batch));
+    }
+    for (const PeerInputResult& result : results) {
+      if (!result.status.ok()) state.SkipWithError("heartbeat refused");
+    }
+    population.clock.Advance(absl::Microseconds(100));
+  }
+  state.SetItemsProcessed(state.iterations() * inputs.size());
+  state.counters["armed"] = static_cast<double>(count);
+}
+BENCHMARK(BM_HotSetHeartbeatBatch)->Arg(1'000)->Arg(1'000'000);
 
 // Diagnostic: the same, but the hot set is the first 1k sessions created, so
 // their records sit next to each other in memory. If this stays close to

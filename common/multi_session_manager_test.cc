@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -1508,6 +1509,87 @@ TEST_F(MultiSessionManagerTest, MoveAppliesTheRulesToTheSendersState) {
   EXPECT_EQ(after.position, (GridPosition{3, 1}));
   EXPECT_EQ(after.last_move_tick, tick + 4);
   EXPECT_EQ(Key(*manager_->FindBySession(other_before.id)), Key(other_before));
+}
+
+// ApplyInputs must be indistinguishable from the single calls: the same
+// events (heartbeats, messages, moves with stale, too-far and valid ticks,
+// unknown remotes, a session resumed onto another shard's remote) applied to
+// two managers, one batch against one call at a time.
+TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
+  ManualClock batch_clock{kStart};
+  ManualClock single_clock{kStart};
+  MultiSessionOptions options = DefaultOptions();
+  options.policy.suspect_after = absl::Seconds(1);
+  options.policy.liveness_timeout = absl::Seconds(5);
+  auto batched = *MultiSessionManager::Create(options, batch_clock);
+  auto single = *MultiSessionManager::Create(options, single_clock);
+  const int kPeers = 64;
+  for (auto* manager : {batched.get(), single.get()}) {
+    for (int p = 0; p < kPeers; ++p) {
+      ASSERT_TRUE(manager->OnTransportConnected(Remote(p + 1)).ok());
+      ASSERT_TRUE(manager
+                      ->Login(Remote(p + 1),
+                              Grant(absl::StrCat("p", p), {{5, 5}}),
+                              Secret(static_cast<uint8_t>(p)))
+                      .ok());
+    }
+    // Peer 0 resumes onto a fresh remote (likely another shard's).
+    ResumeToken token{manager->FindByPlayer("p0")->id, Secret(0)};
+    ASSERT_TRUE(manager->OnTransportClosed(Remote(1), false).ok());
+    ASSERT_TRUE(manager->OnTransportConnected(Remote(9999)).ok());
+    ASSERT_TRUE(manager->Resume(Remote(9999), token, Secret(77)).ok());
+  }
+  std::mt19937_64 random(7);
+  for (int round = 0; round < 50; ++round) {
+    batch_clock.Advance(absl::Milliseconds(700));
+    single_clock.Advance(absl::Milliseconds(700));
+    batched->AdvanceTime();
+    single->AdvanceTime();
+    const int64_t tick = single->CurrentTick();
+    std::vector<PeerInput> inputs;
+    for (int k = 0; k < 100; ++k) {
+      const int p = static_cast<int>(random() % (kPeers + 2));
+      PeerInput input;
+      input.remote =
+          p == 0 ? Remote(9999) : Remote(p == kPeers + 1 ? 5000 : p + 1);
+      input.kind = static_cast<PeerInput::Kind>(random() % 3);
+      input.move = {tick - 2 + static_cast<int64_t>(random() % 8),
+                    static_cast<int32_t>(random() % 5) - 2,
+                    static_cast<int32_t>(random() % 3) - 1};
+      inputs.push_back(input);
+    }
+    std::vector<PeerInputResult> results(inputs.size());
+    batched->ApplyInputs(inputs, absl::MakeSpan(results));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      SCOPED_TRACE(absl::StrCat("round ", round, " input ", i));
+      const PeerInput& input = inputs[i];
+      absl::Status status;
+      MoveResult move;
+      if (input.kind == PeerInput::Kind::kMove) {
+        absl::StatusOr<MoveOutcome> outcome =
+            single->ApplyMove(input.remote, input.move);
+        status = outcome.status();
+        if (outcome.ok()) move = outcome->result;
+      } else if (input.kind == PeerInput::Kind::kHeartbeat) {
+        status = single->OnHeartbeat(input.remote);
+      } else {
+        status = single->OnInboundMessage(input.remote);
+      }
+      ASSERT_EQ(results[i].status.code(), status.code());
+      if (!status.ok()) continue;
+      EXPECT_EQ(results[i].move.rejection, move.rejection);
+      EXPECT_EQ(results[i].move.position, move.position);
+    }
+    const StateCounts a = batched->Counts();
+    const StateCounts b = single->Counts();
+    EXPECT_EQ(a.by_state, b.by_state);
+  }
+  for (int p = 0; p < kPeers; ++p) {
+    const std::string player = absl::StrCat("p", p);
+    EXPECT_EQ(Key(*batched->FindByPlayer(player)),
+              Key(*single->FindByPlayer(player)))
+        << player;
+  }
 }
 
 TEST_F(MultiSessionManagerTest, ShootHitsATargetInAnotherShard) {

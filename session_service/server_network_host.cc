@@ -778,6 +778,10 @@ void ServerNetworkHost::BeginDrain() {
       if (session.remote) {
         CloseWithDisconnect(*session.remote, "draining",
                             "the server is shutting down");
+        // The gateway does not report closes the service asked for, so the
+        // session leaves its connection here: logged-in players wait in
+        // Reconnecting (resumable elsewhere) until Stop() clears them.
+        (void)sessions_->OnTransportClosed(*session.remote, /*orderly=*/false);
       }
     }
     if (!page.next_after) break;

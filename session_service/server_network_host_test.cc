@@ -864,10 +864,15 @@ TEST_F(ServerNetworkHostTest, DrainTellsPeersAndRefusesLoginsAndLinks) {
   EXPECT_TRUE(absl::IsUnavailable(
       host_->AttachGateway(hello, std::make_shared<FakeSink>()).status()));
 
-  // Once the gateway reports the closes, no player is left.
-  EXPECT_FALSE(host_->WaitForPlayersGone(absl::Now()));
-  Closed(1, false);
+  // The gateway does not report closes the service asked for: the drain
+  // itself takes the sessions off their connections, so no player is left
+  // live and alice is held for a resume until the runtime stops.
   EXPECT_TRUE(host_->WaitForPlayersGone(absl::Now()));
+  const std::optional<SessionSnapshot> alice =
+      host_->sessions().FindByPlayer("alice");
+  ASSERT_TRUE(alice.has_value());
+  EXPECT_EQ(alice->state, SessionState::kReconnecting);
+  EXPECT_FALSE(alice->remote.has_value());
 }
 
 TEST_F(ServerNetworkHostTest, ClearClosesEverySessionAndTellsThePeers) {
