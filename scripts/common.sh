@@ -30,14 +30,13 @@ gss_install_packages() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# gss_build DIR [cmake args...]: configures DIR once, then builds incrementally.
+# gss_build DIR [cmake args...]: configures DIR with the given options (quick
+# when nothing changed), then builds incrementally.
 gss_build() {
   local dir=$1
   shift
   local root
   root=$(gss_root)
-  if [[ ! -f "$dir/build.ninja" ]]; then
-    cmake -S "$root" -B "$dir" -G Ninja "$@"
-  fi
+  cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
   cmake --build "$dir" -j2
 }
