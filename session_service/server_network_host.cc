@@ -298,23 +298,66 @@ void ServerNetworkHost::HandleEvents(uint32_t gateway_id,
   absl::ReaderMutexLock lock(&events_mu_);
   if (!accepting_) return;
   if (metrics_) metrics_->ObserveEventBatch(batch.events_size());
+  // Pings and moves go to the manager's batch path: a run of them is applied
+  // in one ApplyInputs call, whose look-ups overlap in memory. Any other
+  // event applies the run first, so each peer's events keep their order.
+  std::vector<PendingInput> run;
   for (const link::v1::PeerEvent& event : batch.events()) {
     const RemoteIdentity remote{gateway_id, event.connection_id(), {}};
+    if (event.kind_case() == link::v1::PeerEvent::kMessage) {
+      game::v1::ClientMessage message;
+      if (!ParseMessage(remote, event.message(), message)) continue;
+      if (message.body_case() == ClientMessage::kPing ||
+          message.body_case() == ClientMessage::kMove) {
+        run.push_back({remote, std::move(message)});
+        continue;
+      }
+      FlushInputs(run);
+      OnMessage(remote, message);
+      continue;
+    }
+    FlushInputs(run);
     switch (event.kind_case()) {
       case link::v1::PeerEvent::kConnected:
         OnConnected(RemoteOf(gateway_id, event.connected().peer()));
         break;
-      case link::v1::PeerEvent::kMessage:
-        OnMessage(remote, event.message());
-        break;
       case link::v1::PeerEvent::kClosed:
         OnClosed(remote, event.closed().orderly());
+        break;
+      case link::v1::PeerEvent::kMessage:
         break;
       case link::v1::PeerEvent::KIND_NOT_SET:
         if (metrics_) metrics_->CountDroppedEvent();
         break;
     }
   }
+  FlushInputs(run);
+}
+
+void ServerNetworkHost::FlushInputs(std::vector<PendingInput>& run) {
+  if (run.empty()) return;
+  std::vector<PeerInput> inputs(run.size());
+  for (size_t i = 0; i < run.size(); ++i) {
+    inputs[i].remote = run[i].remote;
+    if (run[i].message.has_move()) {
+      const game::v1::MoveInput& move = run[i].message.move();
+      inputs[i].kind = PeerInput::Kind::kMove;
+      inputs[i].move = MoveInput{move.tick(), move.dx(), move.dy()};
+    }
+  }
+  std::vector<PeerInputResult> results(run.size());
+  sessions_->ApplyInputs(inputs, absl::MakeSpan(results));
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (run[i].message.has_move()) {
+      OnMove(run[i].remote, run[i].message.move(),
+             results[i].status.ok()
+                 ? absl::StatusOr<MoveResult>(results[i].move)
+                 : absl::StatusOr<MoveResult>(results[i].status));
+    } else {
+      OnPing(run[i].remote, run[i].message.ping(), results[i].status);
+    }
+  }
+  run.clear();
 }
 
 void ServerNetworkHost::HandleEvent(uint32_t gateway_id,
@@ -378,20 +421,25 @@ void ServerNetworkHost::ForgetWelcome(const RemoteIdentity& remote) {
   welcomes_.erase(std::pair(remote.gateway_id, remote.connection_id));
 }
 
-void ServerNetworkHost::OnMessage(const RemoteIdentity& remote,
-                                  const std::string& bytes) {
-  ClientMessage message;
-  if (!message.ParseFromString(bytes) ||
-      message.body_case() == ClientMessage::BODY_NOT_SET) {
-    // Counted and answered, but not liveness: the session stays untouched.
-    if (metrics_) metrics_->CountMalformed();
-    RejectInput(
-        remote, "malformed",
-        message.body_case() == ClientMessage::BODY_NOT_SET && !bytes.empty()
-            ? "the message has no body this server knows"
-            : "the message is not a gss.game.v1.ClientMessage");
-    return;
+bool ServerNetworkHost::ParseMessage(const RemoteIdentity& remote,
+                                     const std::string& bytes,
+                                     ClientMessage& message) {
+  if (message.ParseFromString(bytes) &&
+      message.body_case() != ClientMessage::BODY_NOT_SET) {
+    return true;
   }
+  // Counted and answered, but not liveness: the session stays untouched.
+  if (metrics_) metrics_->CountMalformed();
+  RejectInput(
+      remote, "malformed",
+      message.body_case() == ClientMessage::BODY_NOT_SET && !bytes.empty()
+          ? "the message has no body this server knows"
+          : "the message is not a gss.game.v1.ClientMessage");
+  return false;
+}
+
+void ServerNetworkHost::OnMessage(const RemoteIdentity& remote,
+                                  const ClientMessage& message) {
   switch (message.body_case()) {
     case ClientMessage::kLogin:
       OnLogin(remote, message.login());
@@ -400,11 +448,13 @@ void ServerNetworkHost::OnMessage(const RemoteIdentity& remote,
       OnResume(remote, message.resume());
       break;
     case ClientMessage::kPing:
-      OnPing(remote, message.ping());
+    case ClientMessage::kMove: {
+      // HandleEvents batches these; one on its own is a run of one.
+      std::vector<PendingInput> run;
+      run.push_back({remote, message});
+      FlushInputs(run);
       break;
-    case ClientMessage::kMove:
-      OnMove(remote, message.move());
-      break;
+    }
     case ClientMessage::kShoot:
       OnShoot(remote, message.shoot());
       break;
@@ -600,8 +650,9 @@ void ServerNetworkHost::RefuseResume(const RemoteIdentity& remote,
 }
 
 void ServerNetworkHost::OnPing(const RemoteIdentity& remote,
-                               const game::v1::Ping& ping) {
-  if (!sessions_->OnHeartbeat(remote).ok()) {
+                               const game::v1::Ping& ping,
+                               const absl::Status& liveness) {
+  if (!liveness.ok()) {
     if (metrics_) metrics_->CountDroppedEvent();
     return;
   }
@@ -627,14 +678,13 @@ void ServerNetworkHost::OnPing(const RemoteIdentity& remote,
 }
 
 void ServerNetworkHost::OnMove(const RemoteIdentity& remote,
-                               const game::v1::MoveInput& move) {
-  absl::StatusOr<MoveOutcome> outcome = sessions_->ApplyMove(
-      remote, MoveInput{move.tick(), move.dx(), move.dy()});
+                               const game::v1::MoveInput& move,
+                               const absl::StatusOr<MoveResult>& outcome) {
   if (!outcome.ok()) {
     if (metrics_) metrics_->CountDroppedEvent();
     return;
   }
-  const MoveResult& result = outcome->result;
+  const MoveResult& result = *outcome;
   if (metrics_) metrics_->CountInput(InputKind::kMove, result.rejection);
   if (result.rejection == InputRejection::kNotLoggedIn) {
     RejectInput(remote, InputRejectionName(result.rejection),

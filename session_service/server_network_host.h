@@ -128,15 +128,28 @@ class ServerNetworkHost {
 
   // Event handlers.
   void OnConnected(const RemoteIdentity& remote);
-  void OnMessage(const RemoteIdentity& remote, const std::string& bytes);
+  // A ping or move waiting in a run of a batch (see HandleEvents).
+  struct PendingInput {
+    RemoteIdentity remote;
+    game::v1::ClientMessage message;
+  };
+  void FlushInputs(std::vector<PendingInput>& run);
+  // Parses one game message; false (counted and answered) when malformed.
+  bool ParseMessage(const RemoteIdentity& remote, const std::string& bytes,
+                    game::v1::ClientMessage& message);
+  void OnMessage(const RemoteIdentity& remote,
+                 const game::v1::ClientMessage& message);
   void OnClosed(const RemoteIdentity& remote, bool orderly);
   void OnLogin(const RemoteIdentity& remote, const game::v1::Login& login);
   void RefuseLogin(const RemoteIdentity& remote, absl::string_view reason,
                    std::string detail);
   void OnResume(const RemoteIdentity& remote, const game::v1::Resume& resume);
   void RefuseResume(const RemoteIdentity& remote, absl::string_view reason);
-  void OnPing(const RemoteIdentity& remote, const game::v1::Ping& ping);
-  void OnMove(const RemoteIdentity& remote, const game::v1::MoveInput& move);
+  // `liveness` is the manager's answer to the ping's heartbeat.
+  void OnPing(const RemoteIdentity& remote, const game::v1::Ping& ping,
+              const absl::Status& liveness);
+  void OnMove(const RemoteIdentity& remote, const game::v1::MoveInput& move,
+              const absl::StatusOr<MoveResult>& result);
   void OnShoot(const RemoteIdentity& remote, const game::v1::ShootInput& shoot);
   void OnGoodbye(const RemoteIdentity& remote);
   // Login and Resume are safe to repeat (a UDP client repeats them until
