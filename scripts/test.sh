@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the optimised build
-# first, then the unit tests again under AddressSanitizer and UBSan (the
-# end-to-end tests, which start the real processes, run in the optimised
-# build only: building them twice would not fit the time budget).
+# first, then all of them again under AddressSanitizer and UBSan (the
+# end-to-end tests then start sanitized processes too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 root=$(gss_root)
@@ -12,7 +11,7 @@ gss_build "$root/build/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir "$root/build/release" --output-on-failure -j2 --timeout 600
 
 gss_build "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DGSS_SANITIZE=ON \
-  -DGSS_BUILD_BENCHMARKS=OFF -DGSS_BUILD_E2E_TESTS=OFF
+  -DGSS_BUILD_BENCHMARKS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build/asan" --output-on-failure -j2 --timeout 900
