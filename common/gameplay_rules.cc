@@ -179,8 +179,9 @@ ShootResult ApplyShoot(const GameplayRules& rules, int64_t server_tick,
   if (target.is_shooter) return reject(InputRejection::kSelfTarget);
   if (target.state == nullptr) return reject(InputRejection::kUnknownTarget);
   if (!target.active) return reject(InputRejection::kTargetNotActive);
-  if (target.state->health <= 0)
+  if (target.state->health <= 0) {
     return reject(InputRejection::kTargetEliminated);
+  }
   const std::optional<GridPosition> from = shooter.history.At(shot_tick);
   const std::optional<GridPosition> to = target.state->history.At(shot_tick);
   if (!from || !to) return reject(InputRejection::kTargetOutOfRange);

@@ -1008,8 +1008,9 @@ absl::StatusOr<ShootOutcome> MultiSessionManager::ApplyShoot(
           : nullptr;
   Shard* first = &shooter_shard;
   Shard* second = target_shard;
-  if (second != nullptr && second->index < first->index)
+  if (second != nullptr && second->index < first->index) {
     std::swap(first, second);
+  }
   Effects effects;
   absl::StatusOr<ShootOutcome> result;
   {
