@@ -111,8 +111,8 @@ absl::StatusOr<Datagram> ParseDatagram(absl::string_view bytes) {
     return Malformed("bad magic");
   }
   if (static_cast<uint8_t>(bytes[2]) != kProtocolVersion) {
-    return Malformed(absl::StrCat("unsupported version ",
-                                  static_cast<uint8_t>(bytes[2])));
+    return Malformed(
+        absl::StrCat("unsupported version ", static_cast<uint8_t>(bytes[2])));
   }
   Datagram datagram{};
   const char* body = bytes.data() + kUdpHeaderSize;
@@ -162,8 +162,8 @@ absl::StatusOr<Datagram> ParseDatagram(absl::string_view bytes) {
       datagram.disconnect.code = static_cast<DisconnectCode>(body[8]);
       return datagram;
     default:
-      return Malformed(absl::StrCat("unknown type ",
-                                    static_cast<uint8_t>(bytes[3])));
+      return Malformed(
+          absl::StrCat("unknown type ", static_cast<uint8_t>(bytes[3])));
   }
 }
 

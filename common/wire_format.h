@@ -18,9 +18,10 @@
 
 namespace gss::wire {
 
-// --- TCP ----------------------------------------------------------------------
-// Each frame: a 4-byte big-endian payload length, then the payload (one
-// serialized gss.game.v1 message).
+// --- TCP
+// ---------------------------------------------------------------------- Each
+// frame: a 4-byte big-endian payload length, then the payload (one serialized
+// gss.game.v1 message).
 
 inline constexpr size_t kTcpHeaderSize = 4;
 inline constexpr uint32_t kDefaultMaxFrameSize = 16 * 1024;
@@ -53,9 +54,10 @@ class TcpFrameDecoder {
   absl::Status error_;
 };
 
-// --- UDP ----------------------------------------------------------------------
-// Every datagram starts with a 4-byte header: 'G' 'S', the protocol version,
-// and the packet type. Integers are big-endian.
+// --- UDP
+// ---------------------------------------------------------------------- Every
+// datagram starts with a 4-byte header: 'G' 'S', the protocol version, and the
+// packet type. Integers are big-endian.
 
 inline constexpr uint8_t kMagic0 = 'G';
 inline constexpr uint8_t kMagic1 = 'S';
@@ -68,17 +70,18 @@ inline constexpr size_t kHandshakeRequestSize = 64;
 inline constexpr size_t kMaxDatagramSize = 1200;
 
 enum class PacketType : uint8_t {
-  kConnectRequest = 1,     // client -> gateway: nonce, padding.
-  kChallenge = 2,          // gateway -> client: nonce, issued_at, cookie.
-  kChallengeResponse = 3,  // client -> gateway: nonce, issued_at, cookie, padding.
-  kAccepted = 4,           // gateway -> client: nonce, connection id.
-  kData = 5,               // both ways: connection id, sequence, payload.
-  kDisconnect = 6,         // both ways: connection id, reason code.
+  kConnectRequest = 1,  // client -> gateway: nonce, padding.
+  kChallenge = 2,       // gateway -> client: nonce, issued_at, cookie.
+  kChallengeResponse =
+      3,            // client -> gateway: nonce, issued_at, cookie, padding.
+  kAccepted = 4,    // gateway -> client: nonce, connection id.
+  kData = 5,        // both ways: connection id, sequence, payload.
+  kDisconnect = 6,  // both ways: connection id, reason code.
 };
 
 // Why a gateway or client ends a UDP connection (carried in kDisconnect).
 enum class DisconnectCode : uint8_t {
-  kGoodbye = 0,         // Orderly close by the sender.
+  kGoodbye = 0,  // Orderly close by the sender.
   kTimedOut = 1,
   kRateLimited = 2,
   kMalformed = 3,
