@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gateway/gateway.h"
+#include "process/process_setup.h"
 
 namespace {
 const gss::gateway::GatewayOptions kDefaults;
@@ -67,27 +67,9 @@ ABSL_FLAG(std::string, port_file, "",
 
 namespace {
 
-// absl's parser exits with 1 on a bad flag; the contract is 2. An atexit
-// hook active only while parsing turns that exit into _exit(2).
-bool g_parsing_flags = false;
-void ExitTwoOnFlagError() {
-  if (g_parsing_flags) _exit(2);
-}
-
 [[noreturn]] void Usage(absl::string_view reason) {
   std::cerr << "gateway: " << reason << "\n";
   std::exit(2);
-}
-
-bool WritePortFile(const std::string& path, uint16_t game, uint16_t metrics) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "game=" << game << "\nmetrics=" << metrics << "\n";
-    out.flush();
-    if (!out) return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 }  // namespace
@@ -95,28 +77,12 @@ bool WritePortFile(const std::string& path, uint16_t game, uint16_t metrics) {
 int main(int argc, char** argv) {
   // Signals are taken synchronously by this thread (sigwait); every thread
   // started later inherits the mask and never sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A client resetting a TCP connection must not kill the process.
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = gss::process::BlockTerminationSignals();
 
   absl::SetProgramUsageMessage(
       "Game transport gateway: UDP/TCP game port to the session service. "
       "Flags are listed in docs/configuration.md.");
-  bool wants_help = false;
-  for (int i = 1; i < argc; ++i) {
-    if (absl::string_view(argv[i]).substr(0, 6) == "--help") wants_help = true;
-  }
-  std::atexit(ExitTwoOnFlagError);
-  g_parsing_flags = !wants_help;
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parsing_flags = false;
-  if (rest.size() > 1) {
-    Usage(absl::StrCat("unexpected argument '", rest[1], "'"));
-  }
+  gss::process::ParseFlagsOrExit(argc, argv, "gateway");
 
   gss::gateway::GatewayOptions options;
   options.game_address = absl::GetFlag(FLAGS_game_address);
@@ -150,12 +116,16 @@ int main(int argc, char** argv) {
     std::cerr << "gateway: " << started.message() << "\n";
     return 1;
   }
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty() &&
-      !WritePortFile(port_file, gateway.game_port(), gateway.metrics_port())) {
-    std::cerr << "gateway: cannot write --port_file " << port_file << "\n";
-    gateway.Stop();
-    return 1;
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
+      !port_file.empty()) {
+    if (absl::Status written = gss::process::WritePortFile(
+            port_file, {{"game", gateway.game_port()},
+                        {"metrics", gateway.metrics_port()}});
+        !written.ok()) {
+      std::cerr << "gateway: " << written.message() << "\n";
+      gateway.Stop();
+      return 1;
+    }
   }
   std::cout << "gateway ready game=" << gateway.game_port()
             << " metrics=" << gateway.metrics_port() << std::endl;

@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "common/gameplay_rules.h"
 #include "common/multi_session_manager.h"
 #include "common/session_policy.h"
+#include "process/process_setup.h"
 #include "session_service/authenticator.h"
 #include "session_service/server_runtime.h"
 
@@ -109,30 +109,7 @@ ABSL_FLAG(int32_t, max_health, kRules.combat.max_health, "Health at spawn.");
 namespace gss {
 namespace {
 
-// Exit code for configuration errors, so supervisors can tell them from
-// crashes and runtime failures (1).
-constexpr int kExitBadFlags = 2;
-
-// absl::ParseCommandLine exits with status 1 on a flag it cannot parse; the
-// service promises 2 for every configuration error, so that exit is
-// intercepted while flags are being parsed.
-bool parsing_flags = false;
-void ExitTwoDuringFlagParsing() {
-  if (parsing_flags) std::_Exit(kExitBadFlags);
-}
-
-// absl's usage flags exit on their own with their own status.
-bool AsksForHelp(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--help", 0) == 0 || arg.rfind("-help", 0) == 0 ||
-        arg.rfind("--version", 0) == 0 || arg.rfind("-version", 0) == 0 ||
-        arg.rfind("--only_check_args", 0) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
+using ::gss::process::kExitBadFlags;
 
 absl::StatusOr<RuntimeOptions> OptionsFromFlags() {
   RuntimeOptions options;
@@ -193,25 +170,6 @@ absl::StatusOr<RuntimeOptions> OptionsFromFlags() {
   return options;
 }
 
-absl::Status WritePortFile(const std::string& path, const ServerRuntime& rt) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "link=" << rt.link_port() << "\n"
-        << "ops=" << rt.ops_port() << "\n"
-        << "metrics=" << rt.metrics_port() << "\n";
-    out.flush();
-    if (!out) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
-}
-
 // Ends the process if a drain overruns its deadline, whatever is stuck.
 class Watchdog {
  public:
@@ -242,15 +200,7 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "The game session service: gateway link, ops API, health, metrics.\n"
       "Usage: session_service [--flagfile=FILE] [--flag=value...]");
-  std::atexit(ExitTwoDuringFlagParsing);
-  parsing_flags = !AsksForHelp(argc, argv);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  parsing_flags = false;
-  if (positional.size() > 1) {
-    absl::FPrintF(stderr, "session_service: unexpected argument \"%s\"\n",
-                  positional[1]);
-    return kExitBadFlags;
-  }
+  process::ParseFlagsOrExit(argc, argv, "session_service");
   absl::StatusOr<RuntimeOptions> options = OptionsFromFlags();
   if (!options.ok()) {
     absl::FPrintF(stderr, "session_service: %s\n", options.status().message());
@@ -259,11 +209,7 @@ int Main(int argc, char** argv) {
 
   // Signals are taken synchronously by sigwait below; every thread started
   // from here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = process::BlockTerminationSignals();
 
   absl::StatusOr<std::unique_ptr<ServerRuntime>> runtime =
       ServerRuntime::Create(*std::move(options));
@@ -277,7 +223,10 @@ int Main(int argc, char** argv) {
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
-    if (absl::Status status = WritePortFile(port_file, **runtime);
+    if (absl::Status status = process::WritePortFile(
+            port_file, {{"link", (*runtime)->link_port()},
+                        {"ops", (*runtime)->ops_port()},
+                        {"metrics", (*runtime)->metrics_port()}});
         !status.ok()) {
       absl::FPrintF(stderr, "session_service: %s\n", status.message());
       (*runtime)->Stop();
