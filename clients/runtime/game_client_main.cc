@@ -1,0 +1,138 @@
+// game-client: connects to a gateway, logs in, then plays from stdin (move,
+// shoot, ping, quit) and prints one line per runtime event.
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "clients/runtime/shared_network_runtime.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Gateway host.");
+ABSL_FLAG(int, port, 7777, "Gateway game port.");
+ABSL_FLAG(std::string, transport, "tcp", "tcp or udp.");
+ABSL_FLAG(std::string, name, "", "Player name (dev authenticator).");
+ABSL_FLAG(std::string, token, "",
+          "A JWT (jwt authenticator); wins over --name.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(10),
+          "Time between heartbeat pings.");
+ABSL_FLAG(absl::Duration, pong_timeout, absl::Seconds(10),
+          "A heartbeat unanswered this long starts the reconnect flow.");
+ABSL_FLAG(absl::Duration, reconnect_delay, absl::Seconds(5),
+          "Wait before each reconnect attempt.");
+ABSL_FLAG(int, max_reconnect_attempts, 3,
+          "Reconnect attempts before giving up.");
+ABSL_FLAG(absl::Duration, attempt_timeout, absl::Seconds(5),
+          "One connect/login attempt that takes longer has failed.");
+
+namespace {
+
+using gss::client::RuntimeEvent;
+using gss::client::RuntimeEventType;
+
+constexpr char kHelp[] =
+    "commands: move DX DY | shoot SESSION_ID | ping | quit";
+
+// The session ended for good: the tool exits too.
+bool IsTerminal(const RuntimeEvent& event) {
+  return event.type == RuntimeEventType::kGaveUp ||
+         (event.type == RuntimeEventType::kStateChanged &&
+          event.to == gss::SessionState::kClosed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Plays the game by hand: game-client --port=PORT --name=NAME, then type "
+      "commands on stdin.");
+  absl::ParseCommandLine(argc, argv);
+
+  gss::client::RuntimeOptions options;
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = absl::GetFlag(FLAGS_port);
+  const std::string transport = absl::GetFlag(FLAGS_transport);
+  if (transport == "tcp") {
+    options.transport = gss::client::TransportKind::kTcp;
+  } else if (transport == "udp") {
+    options.transport = gss::client::TransportKind::kUdp;
+  } else {
+    std::cerr << "--transport must be tcp or udp\n";
+    return 2;
+  }
+  options.credential = absl::GetFlag(FLAGS_token).empty()
+                           ? absl::GetFlag(FLAGS_name)
+                           : absl::GetFlag(FLAGS_token);
+  options.policy.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.policy.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
+  options.policy.reconnect_delay = absl::GetFlag(FLAGS_reconnect_delay);
+  options.policy.max_reconnect_attempts =
+      absl::GetFlag(FLAGS_max_reconnect_attempts);
+  options.policy.attempt_timeout = absl::GetFlag(FLAGS_attempt_timeout);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ended = false;
+  options.on_event = [&](const RuntimeEvent& event) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::cout << "event " << event.ToString() << std::endl;
+    if (IsTerminal(event)) {
+      ended = true;
+      cv.notify_all();
+    }
+  };
+
+  gss::client::SharedNetworkRuntime runtime;
+  if (absl::Status status = runtime.Start(options); !status.ok()) {
+    std::cerr << "game-client: " << status << "\n";
+    return 2;
+  }
+
+  // stdin is read on its own thread so that a session that ends for good
+  // ends the tool even while nobody types.
+  bool quit = false;
+  std::thread reader([&] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::vector<std::string> words =
+          absl::StrSplit(line, ' ', absl::SkipWhitespace());
+      if (words.empty()) continue;
+      int32_t dx = 0, dy = 0;
+      if (words[0] == "quit" && words.size() == 1) break;
+      if (words[0] == "move" && words.size() == 3 &&
+          absl::SimpleAtoi(words[1], &dx) && absl::SimpleAtoi(words[2], &dy)) {
+        runtime.Move(dx, dy);
+      } else if (words[0] == "shoot" && words.size() == 2) {
+        runtime.Shoot(words[1]);
+      } else if (words[0] == "ping" && words.size() == 1) {
+        runtime.Ping();
+      } else {
+        std::lock_guard<std::mutex> lock(mu);
+        std::cout << "error unknown command \"" << line << "\"; " << kHelp
+                  << std::endl;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    quit = true;
+    cv.notify_all();
+  });
+  reader.detach();  // getline cannot be interrupted; exit ends it.
+
+  bool gave_up = false;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return ended || quit; });
+    gave_up = ended && !quit;
+  }
+  runtime.Stop();
+  std::cout.flush();
+  // Exit without destructors: the detached reader may still block in getline.
+  std::_Exit(gave_up ? 1 : 0);
+}

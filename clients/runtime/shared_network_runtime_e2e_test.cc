@@ -1,0 +1,400 @@
+// End-to-end: SharedNetworkRuntime against the real gateway and session
+// service: login, and stale connection recovery with its events and timing.
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "clients/runtime/shared_network_runtime.h"
+#include "gtest/gtest.h"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/test_macros.h"
+
+namespace gss::client {
+namespace {
+
+using ::gss::testing::Cluster;
+using ::gss::testing::ClusterOptions;
+
+// Every event the runtime raised, in order, with waits that have deadlines.
+class EventLog {
+ public:
+  std::function<void(const RuntimeEvent&)> Sink() {
+    return [this](const RuntimeEvent& event) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(event);
+      cv_.notify_all();
+    };
+  }
+
+  // The first event at index >= `from` matching `match`; its index, or -1
+  // after `timeout`. Advances nothing: callers keep their own cursor.
+  int WaitFor(size_t from,
+              const std::function<bool(const RuntimeEvent&)>& match,
+              absl::Duration timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto deadline =
+        std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(timeout);
+    for (size_t i = from;;) {
+      for (; i < events_.size(); ++i) {
+        if (match(events_[i])) return static_cast<int>(i);
+      }
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          i == events_.size()) {
+        return -1;
+      }
+    }
+  }
+
+  RuntimeEvent At(int index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.at(index);
+  }
+
+  std::string Dump() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    const absl::Time start = events_.empty() ? absl::Now() : events_[0].at;
+    for (const RuntimeEvent& event : events_) {
+      absl::StrAppend(&out, "  +", absl::FormatDuration(event.at - start), " ",
+                      event.ToString(), "\n");
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<RuntimeEvent> events_;
+};
+
+std::function<bool(const RuntimeEvent&)> Is(RuntimeEventType type) {
+  return [type](const RuntimeEvent& e) { return e.type == type; };
+}
+std::function<bool(const RuntimeEvent&)> EntersState(SessionState to) {
+  return [to](const RuntimeEvent& e) {
+    return e.type == RuntimeEventType::kStateChanged && e.to == to;
+  };
+}
+std::function<bool(const RuntimeEvent&)> WelcomeResumed(bool resumed) {
+  return [resumed](const RuntimeEvent& e) {
+    return e.type == RuntimeEventType::kWelcome &&
+           e.message.welcome().resumed() == resumed;
+  };
+}
+
+// Scheduling slack on a loaded two-core machine.
+constexpr absl::Duration kSlack = absl::Milliseconds(400);
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+class RuntimeE2eTest : public ::testing::TestWithParam<TransportKind> {
+ protected:
+  void SetUp() override {
+    ClusterOptions options;
+    options.service_flags = {"--reconnect_grace=20s", "--movement_tick=50ms",
+                             "--advance_interval=10ms"};
+    ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(options));
+  }
+  void TearDown() override {
+    // GSS_RUNTIME_TEST_EVENTS=1 prints the timeline of passing tests too.
+    if (HasFailure() || std::getenv("GSS_RUNTIME_TEST_EVENTS") != nullptr) {
+      std::fprintf(stderr, "events:\n%s", log_.Dump().c_str());
+    }
+    runtime_.reset();
+  }
+
+  // Short policy numbers so that every flow takes well under a second.
+  ClientSessionPolicy FastPolicy() {
+    ClientSessionPolicy policy;
+    policy.heartbeat_interval = absl::Milliseconds(200);
+    policy.pong_timeout = absl::Milliseconds(200);
+    policy.reconnect_delay = absl::Milliseconds(200);
+    policy.max_reconnect_attempts = 3;
+    policy.attempt_timeout = absl::Seconds(2);
+    return policy;
+  }
+
+  void StartRuntime(ClientSessionPolicy policy, const std::string& name) {
+    runtime_ = std::make_unique<SharedNetworkRuntime>();
+    ASSERT_OK(
+        runtime_->Start({.port = cluster_->game_port(),
+                         .transport = GetParam(),
+                         .credential = name,
+                         .policy = policy,
+                         .udp_retransmit_interval = absl::Milliseconds(200),
+                         .on_event = log_.Sink()}));
+  }
+
+  // Waits for the first login's welcome; returns its index.
+  int AwaitLogin() {
+    const int index = log_.WaitFor(0, WelcomeResumed(false), kWait);
+    EXPECT_GE(index, 0) << "no welcome";
+    return index;
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  EventLog log_;
+  std::unique_ptr<SharedNetworkRuntime> runtime_;
+};
+
+TEST_P(RuntimeE2eTest, LogsInAndRaisesWelcomeThenMovesAndPings) {
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(FastPolicy(), "alice"));
+  ASSERT_EQ(log_.WaitFor(0, Is(RuntimeEventType::kSessionStarted), kWait), 0);
+  const int welcome_index = AwaitLogin();
+  ASSERT_GE(welcome_index, 0);
+  const RuntimeEvent welcome = log_.At(welcome_index);
+  EXPECT_FALSE(welcome.message.welcome().session_id().empty());
+  EXPECT_EQ(welcome.message.welcome().display_name(), "alice");
+  EXPECT_GT(welcome.message.welcome().world_config().grid_size(), 0);
+  EXPECT_FALSE(welcome.message.welcome().server_info().instance_id().empty());
+  // Connecting -> Authenticating -> Active, then the welcome.
+  const int authenticating =
+      log_.WaitFor(0, EntersState(SessionState::kAuthenticating), kWait);
+  const int active = log_.WaitFor(0, EntersState(SessionState::kActive), kWait);
+  EXPECT_LT(authenticating, active);
+
+  runtime_->Move(1, 0);
+  const int move =
+      log_.WaitFor(welcome_index, Is(RuntimeEventType::kMoveResult), kWait);
+  ASSERT_GE(move, 0);
+  EXPECT_TRUE(log_.At(move).message.move_result().accepted())
+      << log_.At(move).ToString();
+
+  runtime_->Ping();
+  const int user_pong = log_.WaitFor(
+      welcome_index,
+      [](const RuntimeEvent& e) {
+        return e.type == RuntimeEventType::kPong && !e.heartbeat;
+      },
+      kWait);
+  EXPECT_GE(user_pong, 0);
+  // Heartbeats run every 200 ms and are answered.
+  const int heartbeat = log_.WaitFor(
+      welcome_index,
+      [](const RuntimeEvent& e) {
+        return e.type == RuntimeEventType::kPong && e.heartbeat;
+      },
+      kWait);
+  ASSERT_GE(heartbeat, 0);
+  const absl::Duration first_ping_after =
+      log_.At(heartbeat).at - log_.At(welcome_index).at;
+  EXPECT_GE(first_ping_after, absl::Milliseconds(190));
+  EXPECT_LE(first_ping_after, absl::Milliseconds(200) + kSlack);
+
+  runtime_->Stop();
+  EXPECT_GE(log_.WaitFor(0, Is(RuntimeEventType::kStopped), kWait), 0);
+}
+
+TEST_P(RuntimeE2eTest, GatewayKilledReconnectsAfterDelayAndResumes) {
+  ClientSessionPolicy policy = FastPolicy();
+  policy.max_reconnect_attempts = 20;  // Room for the gateway's restart.
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "bob"));
+  const int login = AwaitLogin();
+  ASSERT_GE(login, 0);
+  runtime_->Move(0, 1);
+  const int move =
+      log_.WaitFor(login, Is(RuntimeEventType::kMoveResult), kWait);
+  ASSERT_GE(move, 0);
+  const game::v1::Position position =
+      log_.At(move).message.move_result().position();
+
+  cluster_->KillGateway();
+  // TCP sees the reset at once; UDP on its next ping (refused or unanswered).
+  const int reconnecting =
+      log_.WaitFor(move, EntersState(SessionState::kReconnecting), kWait);
+  ASSERT_GE(reconnecting, 0);
+  const int scheduled = log_.WaitFor(
+      reconnecting, Is(RuntimeEventType::kReconnectScheduled), kWait);
+  ASSERT_GE(scheduled, 0);
+  EXPECT_EQ(log_.At(scheduled).attempt, 1);
+  // Scheduled one delay after the loss (the event's own time is read a few
+  // microseconds after the manager's).
+  const absl::Duration delay =
+      log_.At(scheduled).scheduled_at - log_.At(reconnecting).at;
+  EXPECT_LE(delay, policy.reconnect_delay);
+  EXPECT_GE(delay, policy.reconnect_delay - absl::Milliseconds(5));
+  ASSERT_OK(cluster_->StartGateway());
+
+  const int resumed = log_.WaitFor(reconnecting, WelcomeResumed(true), kWait);
+  ASSERT_GE(resumed, 0);
+  const game::v1::Welcome welcome = log_.At(resumed).message.welcome();
+  EXPECT_EQ(welcome.session_id(),
+            log_.At(login).message.welcome().session_id());
+  EXPECT_EQ(welcome.position().x(), position.x());
+  EXPECT_EQ(welcome.position().y(), position.y());
+  // No attempt opened before its delay: the first welcome is at least one
+  // delay after the loss.
+  EXPECT_GE(log_.At(resumed).at - log_.At(reconnecting).at,
+            policy.reconnect_delay);
+  EXPECT_LT(log_.WaitFor(reconnecting, Is(RuntimeEventType::kServerRestarted),
+                         absl::ZeroDuration()),
+            0);
+  EXPECT_GE(log_.WaitFor(resumed, EntersState(SessionState::kActive), kWait),
+            0);
+}
+
+TEST_P(RuntimeE2eTest, StoppedPongsStartReconnectAndResume) {
+  ClientSessionPolicy policy = FastPolicy();
+  policy.max_reconnect_attempts = 10;
+  policy.attempt_timeout = absl::Milliseconds(500);
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "carol"));
+  const int login = AwaitLogin();
+  ASSERT_GE(login, 0);
+  // Let a heartbeat round trip complete first.
+  const int pong = log_.WaitFor(login, Is(RuntimeEventType::kPong), kWait);
+  ASSERT_GE(pong, 0);
+
+  ASSERT_OK(cluster_->service()->Signal(SIGSTOP));
+  const int lost = log_.WaitFor(
+      pong,
+      [](const RuntimeEvent& e) {
+        return e.type == RuntimeEventType::kStateChanged &&
+               e.to == SessionState::kReconnecting &&
+               e.cause == SessionEvent::kLivenessLost;
+      },
+      kWait);
+  ASSERT_OK(cluster_->service()->Signal(SIGCONT));
+  ASSERT_GE(lost, 0);
+  // The next ping went out one interval after the last pong's ping and was
+  // missed for one pong timeout: at most interval + timeout after that pong.
+  const absl::Duration detect = log_.At(lost).at - log_.At(pong).at;
+  EXPECT_GE(detect, policy.pong_timeout);
+  EXPECT_LE(detect, policy.heartbeat_interval + policy.pong_timeout + kSlack);
+
+  const int resumed = log_.WaitFor(lost, WelcomeResumed(true), kWait);
+  ASSERT_GE(resumed, 0);
+  EXPECT_EQ(log_.At(resumed).message.welcome().session_id(),
+            log_.At(login).message.welcome().session_id());
+}
+
+TEST_P(RuntimeE2eTest, ServiceRestartRaisesServerRestartedAndLogsInAfresh) {
+  ClientSessionPolicy policy = FastPolicy();
+  policy.max_reconnect_attempts = 20;
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "dave"));
+  const int login = AwaitLogin();
+  ASSERT_GE(login, 0);
+  const std::string old_instance =
+      log_.At(login).message.welcome().server_info().instance_id();
+
+  ASSERT_OK(cluster_->StopService().status());
+  ASSERT_OK(cluster_->StartService());
+
+  const int rejected =
+      log_.WaitFor(login, Is(RuntimeEventType::kResumeRejected), kWait);
+  ASSERT_GE(rejected, 0);
+  const int fresh = log_.WaitFor(rejected, WelcomeResumed(false), kWait);
+  ASSERT_GE(fresh, 0);
+  const int restarted =
+      log_.WaitFor(fresh, Is(RuntimeEventType::kServerRestarted), kWait);
+  ASSERT_GE(restarted, 0);
+  const RuntimeEvent event = log_.At(restarted);
+  EXPECT_EQ(event.previous_instance_id, old_instance);
+  EXPECT_EQ(event.instance_id,
+            log_.At(fresh).message.welcome().server_info().instance_id());
+  EXPECT_NE(event.instance_id, old_instance);
+  EXPECT_GE(log_.WaitFor(fresh, EntersState(SessionState::kActive), kWait), 0);
+}
+
+TEST_P(RuntimeE2eTest, GatewayGoneGivesUpAfterThreeAttempts) {
+  const ClientSessionPolicy policy = FastPolicy();
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "erin"));
+  const int login = AwaitLogin();
+  ASSERT_GE(login, 0);
+
+  ASSERT_OK(cluster_->StopGateway().status());
+  const int reconnecting =
+      log_.WaitFor(login, EntersState(SessionState::kReconnecting), kWait);
+  ASSERT_GE(reconnecting, 0);
+  const int gave_up =
+      log_.WaitFor(reconnecting, Is(RuntimeEventType::kGaveUp), kWait);
+  ASSERT_GE(gave_up, 0);
+  // Attempts 1, 2, 3 were scheduled in order, one delay apart at least.
+  int cursor = reconnecting;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    cursor = log_.WaitFor(
+        cursor + 1,
+        [attempt](const RuntimeEvent& e) {
+          return e.type == RuntimeEventType::kReconnectScheduled &&
+                 e.attempt == attempt;
+        },
+        absl::ZeroDuration());
+    ASSERT_GE(cursor, 0) << "attempt " << attempt;
+    ASSERT_LT(cursor, gave_up);
+  }
+  EXPECT_LT(log_.WaitFor(
+                reconnecting,
+                [](const RuntimeEvent& e) {
+                  return e.type == RuntimeEventType::kReconnectScheduled &&
+                         e.attempt == 4;
+                },
+                absl::ZeroDuration()),
+            0);
+  const absl::Duration elapsed = log_.At(gave_up).at - log_.At(reconnecting).at;
+  EXPECT_GE(elapsed, 3 * policy.reconnect_delay);
+  EXPECT_LE(elapsed,
+            3 * (policy.reconnect_delay + policy.attempt_timeout) + kSlack);
+  const int closed =
+      log_.WaitFor(reconnecting, EntersState(SessionState::kClosed), kWait);
+  ASSERT_GE(closed, 0);
+  EXPECT_EQ(log_.At(closed).reason, CloseReason::kResumeFailed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RuntimeE2eTest,
+                         ::testing::Values(TransportKind::kTcp,
+                                           TransportKind::kUdp),
+                         [](const auto& info) {
+                           return info.param == TransportKind::kTcp ? "Tcp"
+                                                                    : "Udp";
+                         });
+
+// game-client driven through a pipe, as a person would at a terminal.
+TEST(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
+                       Cluster::Start(ClusterOptions{}));
+  const std::string out_path =
+      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
+  const std::string command = absl::StrCat(
+      GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
+      " --name=frank --heartbeat_interval=200ms > ", out_path, " 2>&1");
+  FILE* in = popen(command.c_str(), "w");
+  ASSERT_NE(in, nullptr);
+  auto output_has = [&](absl::string_view text) {
+    return ::gss::testing::WaitFor(
+        [&] {
+          absl::StatusOr<std::string> out =
+              ::gss::testing::ReadFileToString(out_path);
+          return out.ok() && absl::StrContains(*out, text);
+        },
+        kWait);
+  };
+  EXPECT_TRUE(output_has("event welcome session="));
+  std::fputs("move 1 0\nping\nbogus\n", in);
+  std::fflush(in);
+  EXPECT_TRUE(output_has("event move_result"));
+  EXPECT_TRUE(output_has(" user"));
+  EXPECT_TRUE(output_has("error unknown command \"bogus\""));
+  EXPECT_TRUE(output_has("heartbeat"));
+  std::fputs("quit\n", in);
+  const int status = pclose(in);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(output_has("event stopped"));
+  if (HasFailure()) {
+    std::fprintf(
+        stderr, "%s\n",
+        ::gss::testing::ReadFileToString(out_path).value_or("").c_str());
+  }
+}
+
+}  // namespace
+}  // namespace gss::client
