@@ -3,7 +3,6 @@
 // checks both /metrics outputs with `promtool check metrics`.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/cluster.h"
 #include "tests/support/game_test_client.h"
+#include "tests/support/http_get.h"
 #include "tests/support/process.h"
 #include "tests/support/test_macros.h"
 
@@ -56,47 +56,6 @@ absl::StatusOr<int> PickFreePort() {
   return ntohs(address.sin_port);
 }
 
-// HTTP/1.0 GET on 127.0.0.1:`port`; the body of a 200 response.
-absl::StatusOr<std::string> HttpGet(int port, const std::string& target) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("connect to ", port));
-  }
-  const std::string request =
-      absl::StrCat("GET ", target, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return absl::UnavailableError("send");
-  }
-  std::string response;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    char buffer[8192];
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
-    response.append(buffer, size_t(n));
-  }
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (!absl::StartsWith(response, "HTTP/1.") || body == std::string::npos) {
-    return absl::UnavailableError(absl::StrCat("bad response: ", response));
-  }
-  if (!absl::StrContains(response.substr(0, response.find("\r\n")), " 200")) {
-    return absl::UnavailableError(response.substr(0, 300));
-  }
-  return response.substr(body + 4);
-}
-
 std::string UrlEncode(absl::string_view text) {
   std::string out;
   for (unsigned char c : text) {
@@ -113,7 +72,7 @@ std::string UrlEncode(absl::string_view text) {
 // Prometheus' /api/v1/query JSON ({"data":{"result":[{"value":[t,"v"]}]}}).
 absl::StatusOr<double> QueryOne(int port, absl::string_view query) {
   absl::StatusOr<std::string> body =
-      HttpGet(port, absl::StrCat("/api/v1/query?query=", UrlEncode(query)));
+      HttpGetBody(port, absl::StrCat("/api/v1/query?query=", UrlEncode(query)));
   if (!body.ok()) return body.status();
   if (!absl::StrContains(*body, "\"status\":\"success\"")) {
     return absl::UnavailableError(*body);
@@ -141,10 +100,11 @@ absl::StatusOr<ExitStatus> RunShell(const std::string& dir,
                                     const std::string& name,
                                     const std::string& command,
                                     std::string* output) {
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(
-      {"/bin/sh", {"-c", command}, dir, name});
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start({"/bin/sh", {"-c", command}, dir, name});
   if (!process.ok()) return process.status();
-  absl::StatusOr<ExitStatus> status = (*process)->WaitForExit(absl::Seconds(60));
+  absl::StatusOr<ExitStatus> status =
+      (*process)->WaitForExit(absl::Seconds(60));
   *output = (*process)->ReadStdout() + (*process)->ReadStderr();
   return status;
 }
@@ -161,15 +121,16 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesBothProcesses) {
   for (Transport transport : {Transport::kTcp, Transport::kUdp}) {
     ASSERT_OK_AND_ASSIGN(
         auto player, GameTestClient::Connect(transport, cluster->game_port()));
-    ASSERT_OK(player->Login(absl::StrCat("scraped-", TransportName(transport))));
+    ASSERT_OK(
+        player->Login(absl::StrCat("scraped-", TransportName(transport))));
     players.push_back(std::move(player));
   }
   for (auto& player : players) {
     const int64_t t = player->EstimatedServerTick();
     for (int i = 1; i <= 3; ++i) {
-      ASSERT_OK_AND_ASSIGN(game::v1::MoveResult result,
-                           player->Move(t + i, i % 2 == 0 ? 0 : 1,
-                                        i % 2 == 0 ? 1 : 0));
+      ASSERT_OK_AND_ASSIGN(
+          game::v1::MoveResult result,
+          player->Move(t + i, i % 2 == 0 ? 0 : 1, i % 2 == 0 ? 1 : 0));
       ++moves;
       if (result.accepted()) ++accepted;
     }
@@ -220,7 +181,8 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesBothProcesses) {
   expect_query("up{job=\"gss-gateway\"}", 1);
   expect_query("gss_sessions{job=\"gss-service\",state=\"active\"}", 2);
   expect_query(
-      "gss_inputs_total{job=\"gss-service\",kind=\"move\",outcome=\"accepted\"}",
+      "gss_inputs_total{job=\"gss-service\",kind=\"move\",outcome="
+      "\"accepted\"}",
       accepted);
   expect_query("sum(gss_inputs_total{job=\"gss-service\",kind=\"move\"})",
                moves);
@@ -231,7 +193,8 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesBothProcesses) {
   for (int metrics_port :
        {cluster->service_metrics_port(), cluster->gateway_metrics_port()}) {
     SCOPED_TRACE(absl::StrCat("metrics port ", metrics_port));
-    ASSERT_OK_AND_ASSIGN(std::string text, HttpGet(metrics_port, "/metrics"));
+    ASSERT_OK_AND_ASSIGN(std::string text,
+                         HttpGetBody(metrics_port, "/metrics"));
     const std::string file = absl::StrCat(dir, "/metrics-", metrics_port);
     std::ofstream(file) << text;
     std::string output;
@@ -248,7 +211,8 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesBothProcesses) {
 
   // Stop Prometheus the orderly way (the destructor kills it otherwise).
   ASSERT_OK(prometheus->Signal(SIGTERM));
-  ASSERT_OK_AND_ASSIGN(ExitStatus exit, prometheus->WaitForExit(absl::Seconds(30)));
+  ASSERT_OK_AND_ASSIGN(ExitStatus exit,
+                       prometheus->WaitForExit(absl::Seconds(30)));
   EXPECT_TRUE(exit.exited && exit.code == 0) << exit.ToString();
 }
 

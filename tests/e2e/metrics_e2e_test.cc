@@ -1,10 +1,5 @@
 // End-to-end: both processes serve Prometheus text on /metrics, with the
 // app prefix and without per-peer or per-player labels.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -16,44 +11,11 @@
 #include "gtest/gtest.h"
 #include "tests/support/cluster.h"
 #include "tests/support/game_test_client.h"
+#include "tests/support/http_get.h"
 #include "tests/support/test_macros.h"
 
 namespace gss::testing {
 namespace {
-
-// A plain HTTP/1.0 GET on 127.0.0.1:`port`; returns status line + body.
-absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("connect to metrics ", port));
-  }
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return absl::UnavailableError("send");
-  }
-  std::string response;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    char buffer[8192];
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
-    response.append(buffer, size_t(n));
-  }
-  close(fd);
-  return response;
-}
 
 TEST(MetricsTest, BothProcessesExposePrefixedMetricsWithoutPeerLabels) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
