@@ -22,38 +22,11 @@
 #include "common/gameplay_rules.h"
 #include "common/session_state.h"
 #include "common/session_types.h"
+#include "common/test_printers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gss {
-
-void PrintTo(SessionState state, std::ostream* os) {
-  *os << SessionStateName(state);
-}
-void PrintTo(CloseReason reason, std::ostream* os) {
-  *os << CloseReasonName(reason);
-}
-void PrintTo(SessionEvent event, std::ostream* os) {
-  *os << SessionEventName(event);
-}
-void PrintTo(InputRejection rejection, std::ostream* os) {
-  *os << InputRejectionName(rejection);
-}
-void PrintTo(SessionId id, std::ostream* os) { *os << id.ToString(); }
-void PrintTo(const GridPosition& p, std::ostream* os) {
-  *os << "(" << p.x << "," << p.y << ")";
-}
-void PrintTo(const RemoteIdentity& remote, std::ostream* os) {
-  *os << remote.ToString();
-}
-void PrintTo(const SessionTransition& t, std::ostream* os) {
-  *os << t.session.ToString() << " #" << t.sequence << " "
-      << SessionStateName(t.transition.from) << "->"
-      << SessionStateName(t.transition.to) << " ("
-      << SessionEventName(t.transition.cause) << ", "
-      << CloseReasonName(t.transition.reason) << ") at "
-      << absl::FormatTime(t.at);
-}
 
 namespace {
 

@@ -17,30 +17,11 @@
 #include "common/multi_session_manager.h"
 #include "common/session_state.h"
 #include "common/session_types.h"
+#include "common/test_printers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gss {
-
-void PrintTo(SessionState state, std::ostream* os) {
-  *os << SessionStateName(state);
-}
-void PrintTo(CloseReason reason, std::ostream* os) {
-  *os << CloseReasonName(reason);
-}
-void PrintTo(SessionEvent event, std::ostream* os) {
-  *os << SessionEventName(event);
-}
-void PrintTo(InputRejection rejection, std::ostream* os) {
-  *os << InputRejectionName(rejection);
-}
-void PrintTo(SessionId id, std::ostream* os) { *os << id.ToString(); }
-void PrintTo(const GridPosition& p, std::ostream* os) {
-  *os << "(" << p.x << "," << p.y << ")";
-}
-void PrintTo(const RemoteIdentity& remote, std::ostream* os) {
-  *os << remote.ToString();
-}
 
 namespace {
 
