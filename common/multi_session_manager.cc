@@ -227,6 +227,10 @@ absl::Status MultiSessionOptions::Validate() const {
   if (instance_tag == 0) {
     return absl::InvalidArgumentError("instance_tag must not be 0");
   }
+  if (first_sequence < 1 || first_sequence >= kMaxFirstSequence) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "first_sequence must be in [1, 2^39), got ", first_sequence));
+  }
   return absl::OkStatus();
 }
 
@@ -244,7 +248,8 @@ MultiSessionManager::MultiSessionManager(const MultiSessionOptions& options,
       lifecycle_rules_(options.policy.rules()),
       clock_(clock),
       epoch_ns_(absl::ToUnixNanos(clock.Now())),
-      timer_resolution_ns_(absl::ToInt64Nanoseconds(options.timer_resolution)) {
+      timer_resolution_ns_(absl::ToInt64Nanoseconds(options.timer_resolution)),
+      next_sequence_(options.first_sequence) {
   const int64_t start_tick = epoch_ns_ / timer_resolution_ns_;
   for (int i = 0; i < options_.shard_count; ++i) {
     shards_.push_back(

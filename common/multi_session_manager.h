@@ -49,6 +49,12 @@ struct MultiSessionOptions {
   // Written into every session id so another instance can route a resume to
   // its owner.
   uint16_t instance_tag = 1;
+  // The sequence of the first session id; later ids count up from it. A
+  // process that starts each run at a random point keeps an id from before
+  // a restart from naming another player's session after it. At least 1,
+  // below 2^39, so that ids never wrap in a process's life.
+  uint64_t first_sequence = 1;
+  static constexpr uint64_t kMaxFirstSequence = uint64_t{1} << 39;
   // Independent locks; a power of two, at most 256.
   int shard_count = 16;
   // Deadlines fire no earlier than due and at most one resolution after.
@@ -376,7 +382,7 @@ class MultiSessionManager {
   const int64_t timer_resolution_ns_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<PlayerShard>> player_shards_;
-  std::atomic<uint64_t> next_sequence_{1};
+  std::atomic<uint64_t> next_sequence_;
   std::atomic<int64_t> total_sessions_{0};
   std::atomic<int64_t> logged_in_sessions_{0};
 };

@@ -292,6 +292,34 @@ TEST(MultiSessionOptionsTest, RejectsNegativeLimitZeroTagAndBadPolicies) {
   EXPECT_EQ(bad_rules.Validate().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(MultiSessionOptionsTest, FirstSequenceMustLeaveRoomBeforeTheIdsWrap) {
+  for (uint64_t bad :
+       {uint64_t{0}, MultiSessionOptions::kMaxFirstSequence, ~uint64_t{0}}) {
+    MultiSessionOptions options;
+    options.first_sequence = bad;
+    EXPECT_EQ(options.Validate().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  MultiSessionOptions last;
+  last.first_sequence = MultiSessionOptions::kMaxFirstSequence - 1;
+  EXPECT_TRUE(last.Validate().ok());
+}
+
+TEST(MultiSessionOptionsTest, SessionIdsCountUpFromTheFirstSequence) {
+  ManualClock clock(kStart);
+  MultiSessionOptions options;
+  options.first_sequence = 123456789;
+  absl::StatusOr<std::unique_ptr<MultiSessionManager>> manager =
+      MultiSessionManager::Create(options, clock);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  for (uint64_t i = 0; i < 3; ++i) {
+    absl::StatusOr<ConnectOutcome> outcome =
+        (*manager)->OnTransportConnected(Remote(i + 1));
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->session.sequence(), 123456789 + i);
+  }
+}
+
 TEST(MultiSessionOptionsTest, CreateRefusesInvalidOptions) {
   ManualClock clock(kStart);
   MultiSessionOptions options;

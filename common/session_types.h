@@ -16,7 +16,9 @@ namespace gss {
 // 64 bits: [instance tag: 16][sequence: 40][shard: 8]. The instance tag tells
 // which service instance owns the session, so a resume that reaches another
 // instance can be routed to the owner; the sequence grows with creation, so
-// ids order sessions by age and are never reused within an instance.
+// ids order sessions by age and are never reused within an instance (the
+// service starts each instance's sequence at a random point, so neither are
+// they across restarts, in all likelihood).
 struct SessionId {
   uint64_t value = 0;
 
@@ -32,6 +34,9 @@ struct SessionId {
     return static_cast<uint16_t>(value >> (kSequenceBits + kShardBits));
   }
   uint32_t shard() const { return value & ((1u << kShardBits) - 1); }
+  uint64_t sequence() const {
+    return (value >> kShardBits) & ((uint64_t{1} << kSequenceBits) - 1);
+  }
   bool valid() const { return value != 0; }
 
   // 16 lower-case hex digits.

@@ -12,6 +12,7 @@
 #include "gateway/address.h"
 #include "gateway/tcp_endpoint.h"
 #include "gateway/udp_endpoint.h"
+#include "gss/game/v1/game.pb.h"
 #include "prometheus/exposer.h"
 
 namespace gss::gateway {
@@ -125,7 +126,8 @@ Gateway::Gateway(GatewayOptions options)
   link.max_queued_bytes = options_.link_queue_max_bytes;
   link_ = std::make_unique<ServiceLink>(
       std::move(link), metrics_,
-      [this](link::v1::PeerCommand& command) { OnCommand(command); });
+      [this](link::v1::PeerCommand& command) { OnCommand(command); },
+      [this] { OnLinkLost(); });
 
   const EndpointContext context{
       .peers = peers_,
@@ -241,6 +243,17 @@ void Gateway::OnCommand(link::v1::PeerCommand& command) {
     case link::v1::PeerCommand::KIND_NOT_SET:
       break;
   }
+}
+
+void Gateway::OnLinkLost() {
+  game::v1::ServerMessage notice;
+  game::v1::Disconnect* disconnect = notice.mutable_disconnect();
+  disconnect->set_reason("service_unavailable");
+  disconnect->set_detail(
+      "the session service is out of reach; the connection stays open: "
+      "resume or log in again once it is back");
+  const std::string bytes = notice.SerializeAsString();
+  for (const auto& peer : peers_.Snapshot()) peer->Deliver(bytes);
 }
 
 }  // namespace gss::gateway

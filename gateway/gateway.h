@@ -87,6 +87,9 @@ class Gateway {
  private:
   absl::Status BindGamePort();
   void OnCommand(link::v1::PeerCommand& command);
+  // Tells every peer that the session service is out of reach, so clients
+  // start their reconnect flow now instead of after a missed heartbeat.
+  void OnLinkLost();
 
   const GatewayOptions options_;
   // Declared first, destroyed last: sockets held by peers, endpoints and

@@ -18,6 +18,7 @@
 #include "gateway/fake_link_server.h"
 #include "gateway/test_clients.h"
 #include "gmock/gmock.h"
+#include "gss/game/v1/game.pb.h"
 #include "gtest/gtest.h"
 
 namespace gss::gateway {
@@ -641,6 +642,21 @@ TEST_F(GatewayTest, ReconnectsAndResyncsPeersAfterTheServiceRestarts) {
   // Events written to a breaking stream are lost (at most once); wait until
   // the gateway knows the link is down so the test's events are queued.
   ASSERT_TRUE(gateway_->link().WaitUntilUp(false, kWait));
+  // Each peer is told at once and keeps its connection.
+  auto is_unavailable_notice = [](absl::string_view bytes) {
+    game::v1::ServerMessage notice;
+    return notice.ParseFromArray(bytes.data(),
+                                 static_cast<int>(bytes.size())) &&
+           notice.disconnect().reason() == "service_unavailable";
+  };
+  std::optional<std::string> tcp_notice = tcp.ReadFrame();
+  ASSERT_TRUE(tcp_notice.has_value());
+  EXPECT_TRUE(is_unavailable_notice(*tcp_notice));
+  std::optional<wire::Datagram> udp_notice = udp.ReceiveParsed();
+  ASSERT_TRUE(udp_notice.has_value());
+  ASSERT_EQ(udp_notice->type, wire::PacketType::kData);
+  EXPECT_TRUE(is_unavailable_notice(udp_notice->data.payload));
+  EXPECT_TRUE(tcp.connected());
   // While the service is down, one peer leaves and one sends a message.
   UdpClient gone(port());
   const auto gone_id = gone.Handshake(3);

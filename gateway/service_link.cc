@@ -25,10 +25,12 @@ int ToMillis(absl::Duration d) {
 }  // namespace
 
 ServiceLink::ServiceLink(ServiceLinkOptions options, GatewayMetrics& metrics,
-                         CommandHandler on_command)
+                         CommandHandler on_command,
+                         LinkLostHandler on_link_lost)
     : options_(std::move(options)),
       metrics_(metrics),
-      on_command_(std::move(on_command)) {}
+      on_command_(std::move(on_command)),
+      on_link_lost_(std::move(on_link_lost)) {}
 
 ServiceLink::~ServiceLink() { Stop(absl::ZeroDuration()); }
 
@@ -282,9 +284,11 @@ bool ServiceLink::RunStream() {
   if (reader.joinable()) reader.join();
   const grpc::Status status = stream->Finish();
   bool acked = false;
+  bool stopping = false;
   {
     absl::MutexLock lock(&mu_);
     acked = acked_;
+    stopping = stopping_;
     context_ = nullptr;
     // Log transitions, not every retry against a service that is down.
     failures_in_a_row_ = acked ? 0 : failures_in_a_row_ + 1;
@@ -299,6 +303,7 @@ bool ServiceLink::RunStream() {
       std::cerr << "; reconnecting\n";
     }
   }
+  if (acked && !stopping && on_link_lost_) on_link_lost_();
   return acked;
 }
 

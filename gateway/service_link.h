@@ -52,9 +52,13 @@ class ServiceLink : public PeerEventSink {
  public:
   // Runs on the link's reader thread, once per command, in stream order.
   using CommandHandler = std::function<void(link::v1::PeerCommand& command)>;
+  // Runs on the link's thread when a stream the service had acknowledged
+  // breaks (not when the link is stopped), before reconnecting starts.
+  using LinkLostHandler = std::function<void()>;
 
   ServiceLink(ServiceLinkOptions options, GatewayMetrics& metrics,
-              CommandHandler on_command);
+              CommandHandler on_command,
+              LinkLostHandler on_link_lost = nullptr);
   ~ServiceLink() override;
 
   void Start();
@@ -105,6 +109,7 @@ class ServiceLink : public PeerEventSink {
   const ServiceLinkOptions options_;
   GatewayMetrics& metrics_;
   const CommandHandler on_command_;
+  const LinkLostHandler on_link_lost_;
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;  // Writer: work, broken stream, stop.

@@ -61,6 +61,15 @@ absl::StatusOr<std::unique_ptr<ServerNetworkHost>> ServerNetworkHost::Create(
     absl::StatusOr<std::string> id = NewInstanceId();
     if (!id.ok()) return id.status();
     options.instance_id = *std::move(id);
+    // A new instance also gets its own stretch of session ids.
+    uint64_t random = 0;
+    if (absl::Status status =
+            RandomBytes(reinterpret_cast<uint8_t*>(&random), sizeof(random));
+        !status.ok()) {
+      return status;
+    }
+    options.sessions.first_sequence =
+        1 + random % (MultiSessionOptions::kMaxFirstSequence - 1);
   }
   std::unique_ptr<ServerNetworkHost> host(new ServerNetworkHost(
       options, clock, std::move(authenticator), std::move(metrics)));

@@ -465,10 +465,11 @@ void SharedNetworkRuntime::HandlePong(const ServerMessage& message) {
 void SharedNetworkRuntime::HandleDisconnect(const ServerMessage& message) {
   Emit({.type = RuntimeEventType::kDisconnect, .message = message});
   const std::string& reason = message.disconnect().reason();
-  if (reason == "session_unknown") {
-    // The server lost the session but keeps the connection open. The
-    // reconnect flow (resume, else a fresh login) recovers it; a new
-    // transport keeps the manager's flow the one it always takes.
+  if (reason == "session_unknown" || reason == "service_unavailable") {
+    // The server lost the session, or the gateway lost the session service,
+    // and the connection stays open. The reconnect flow (resume, else a
+    // fresh login) recovers it; a new transport keeps the manager's flow the
+    // one it always takes.
     CloseTransport(/*orderly=*/false);
     manager_->OnTransportLost().IgnoreError();
   } else if (reason == "replaced" || reason == "evicted") {

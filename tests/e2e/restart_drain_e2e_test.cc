@@ -55,9 +55,13 @@ TEST_P(RestartTest, RestartedServiceHasANewInstanceId) {
   EXPECT_NE(fresh.server_info().instance_id(), first_instance);
   EXPECT_EQ(fresh.server_info().instance_id(), info.instance_id());
 
-  // The surviving connection is told its session is unknown, its resume is
-  // refused naming the new instance, and it can log in again on the same
-  // connection.
+  // The surviving connection was told when the service went away, then
+  // that its session is unknown; its resume is refused naming the new
+  // instance, and it can log in again on the same connection.
+  ASSERT_OK_AND_ASSIGN(
+      ServerMessage unavailable,
+      survivor->ReceiveBody(ServerMessage::kDisconnect, absl::Seconds(10)));
+  EXPECT_EQ(unavailable.disconnect().reason(), "service_unavailable");
   ASSERT_OK_AND_ASSIGN(
       ServerMessage unknown,
       survivor->ReceiveBody(ServerMessage::kDisconnect, absl::Seconds(10)));

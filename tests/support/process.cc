@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 
 namespace gss::testing {
@@ -99,6 +100,23 @@ absl::StatusOr<uint64_t> RaiseFileLimit(uint64_t wanted) {
     return absl::InternalError(absl::StrCat("setrlimit: ", strerror(errno)));
   }
   return limit.rlim_cur;
+}
+
+absl::StatusOr<uint64_t> ResidentBytes(pid_t pid) {
+  absl::StatusOr<std::string> status =
+      ReadFileToString(absl::StrCat("/proc/", pid, "/status"));
+  if (!status.ok()) return status.status();
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    if (!absl::ConsumePrefix(&line, "VmRSS:")) continue;
+    line = absl::StripAsciiWhitespace(line);
+    uint64_t kib = 0;
+    if (absl::ConsumeSuffix(&line, " kB") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) {
+      return kib * 1024;
+    }
+    return absl::InternalError(absl::StrCat("unreadable VmRSS line: ", line));
+  }
+  return absl::NotFoundError(absl::StrCat("no VmRSS for pid ", pid));
 }
 
 std::string ExitStatus::ToString() const {

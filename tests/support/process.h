@@ -39,6 +39,9 @@ absl::StatusOr<std::map<std::string, int>> ParsePortFile(
 // limit); returns the new soft limit.
 absl::StatusOr<uint64_t> RaiseFileLimit(uint64_t wanted);
 
+// The resident set size of process `pid` (VmRSS), in bytes.
+absl::StatusOr<uint64_t> ResidentBytes(pid_t pid);
+
 struct ExitStatus {
   bool exited = false;  // Normal exit: `code` is valid.
   int code = 0;         // Exit code when `exited`.
