@@ -451,7 +451,7 @@ void ServerNetworkHost::OnMessage(const RemoteIdentity& remote,
                                   const ClientMessage& message) {
   switch (message.body_case()) {
     case ClientMessage::kLogin:
-      OnLogin(remote, message.login());
+      OnLogin(remote, message.login(), message.ByteSizeLong());
       break;
     case ClientMessage::kResume:
       OnResume(remote, message.resume());
@@ -485,25 +485,28 @@ void ServerNetworkHost::RejectInput(const RemoteIdentity& remote,
 }
 
 void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
-                                const game::v1::Login& login) {
+                                const game::v1::Login& login,
+                                size_t request_bytes) {
   if (!sessions_->OnInboundMessage(remote).ok()) {
     if (metrics_) metrics_->CountDroppedEvent();
     return;
   }
   if (RepeatWelcome(remote, login.credential())) return;
   if (draining_.load()) {
-    RefuseLogin(remote, "draining", "the server is shutting down");
+    RefuseLogin(remote, request_bytes, "draining",
+                "the server is shutting down");
     return;
   }
   AuthResult auth =
       authenticator_->Authenticate(login.credential(), clock_.Now());
   if (!auth.grant) {
-    RefuseLogin(remote, auth.reason, std::move(auth.detail));
+    RefuseLogin(remote, request_bytes, auth.reason, std::move(auth.detail));
     return;
   }
   absl::StatusOr<ResumeSecret> secret = NewResumeSecret();
   if (!secret.ok()) {
-    RefuseLogin(remote, "server_error", "no randomness for a resume token");
+    RefuseLogin(remote, request_bytes, "server_error",
+                "no randomness for a resume token");
     return;
   }
   absl::StatusOr<LoginOutcome> outcome =
@@ -529,14 +532,16 @@ void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
         Close(remote, "login_failed", &reply);
         return;
       case absl::StatusCode::kResourceExhausted:
-        RefuseLogin(remote, "server_full", std::string(status.message()));
+        RefuseLogin(remote, request_bytes, "server_full",
+                    std::string(status.message()));
         return;
       case absl::StatusCode::kInvalidArgument:
-        RefuseLogin(remote, kRejectBadCredential,
+        RefuseLogin(remote, request_bytes, kRejectBadCredential,
                     std::string(status.message()));
         return;
       default:
-        RefuseLogin(remote, "server_error", std::string(status.message()));
+        RefuseLogin(remote, request_bytes, "server_error",
+                    std::string(status.message()));
         return;
     }
   }
@@ -564,6 +569,7 @@ void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
 }
 
 void ServerNetworkHost::RefuseLogin(const RemoteIdentity& remote,
+                                    size_t request_bytes,
                                     absl::string_view reason,
                                     std::string detail) {
   if (metrics_) metrics_->CountLogin(reason);
@@ -572,10 +578,17 @@ void ServerNetworkHost::RefuseLogin(const RemoteIdentity& remote,
   rejected->set_reason(std::string(reason));
   rejected->set_detail(std::move(detail));
   *rejected->mutable_server_info() = server_info();
+  // Never more bytes back than came in, so that logins cannot amplify a
+  // flood (at capacity every login is refused): the detail goes first, then
+  // the server info. A login too small even for the reason gets none (its
+  // connection is closed all the same); the project's clients pad theirs.
+  if (reply.ByteSizeLong() > request_bytes) rejected->clear_detail();
+  if (reply.ByteSizeLong() > request_bytes) rejected->clear_server_info();
+  const bool fits = reply.ByteSizeLong() <= request_bytes;
   absl::StatusOr<SessionTransition> failed = sessions_->FailLogin(remote);
   if (failed.ok()) {
-    Close(remote, "login_failed", &reply);
-  } else if (absl::IsFailedPrecondition(failed.status())) {
+    Close(remote, "login_failed", fits ? &reply : nullptr);
+  } else if (absl::IsFailedPrecondition(failed.status()) && fits) {
     // Already logged in on this connection: refuse the new login only.
     Deliver(remote, reply);
   }

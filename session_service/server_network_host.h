@@ -140,9 +140,12 @@ class ServerNetworkHost {
   void OnMessage(const RemoteIdentity& remote,
                  const game::v1::ClientMessage& message);
   void OnClosed(const RemoteIdentity& remote, bool orderly);
-  void OnLogin(const RemoteIdentity& remote, const game::v1::Login& login);
-  void RefuseLogin(const RemoteIdentity& remote, absl::string_view reason,
-                   std::string detail);
+  // `request_bytes`: the size of the ClientMessage that carried the Login,
+  // the most a refusal may take.
+  void OnLogin(const RemoteIdentity& remote, const game::v1::Login& login,
+               size_t request_bytes);
+  void RefuseLogin(const RemoteIdentity& remote, size_t request_bytes,
+                   absl::string_view reason, std::string detail);
   void OnResume(const RemoteIdentity& remote, const game::v1::Resume& resume);
   void RefuseResume(const RemoteIdentity& remote, absl::string_view reason);
   // `liveness` is the manager's answer to the ping's heartbeat.

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "gss/game/v1/login_padding.h"
 #include "gtest/gtest.h"
 #include "session_service/test_jwt.h"
 
@@ -180,10 +181,12 @@ class ServerNetworkHostTest : public ::testing::Test {
     return r.messages.empty() ? ServerMessage() : r.messages.front();
   }
 
+  // Padded, as the project's clients send it.
   static ClientMessage LoginMessage(const std::string& credential) {
     ClientMessage message;
     message.mutable_login()->set_credential(credential);
     message.mutable_login()->set_client_version("test");
+    game::v1::PadLogin(message);
     return message;
   }
   static ClientMessage MoveMessage(int64_t tick, int dx, int dy) {
@@ -294,6 +297,42 @@ TEST_F(ServerNetworkHostTest, RefusedLoginIsToldAndClosed) {
   EXPECT_EQ(r.close_reason, "login_failed");
   EXPECT_EQ(host_->sessions().size(), 0u);
   EXPECT_EQ(metrics_->ClosedCount(CloseReason::kLoginFailed), 1);
+}
+
+TEST_F(ServerNetworkHostTest, RefusalIsNeverLargerThanTheLogin) {
+  // Bare logins of a few sizes: the detail goes first, then the server
+  // info; the reason always stays.
+  for (int size : {0, 40, 90}) {
+    SCOPED_TRACE(size);
+    const uint64_t connection = 100 + size;
+    Connect(connection);
+    ClientMessage login;
+    login.mutable_login()->set_padding(std::string(size, 'x'));
+    Send(connection, login);
+    Received r = Take(connection);
+    EXPECT_EQ(r.close_reason, "login_failed");
+    if (size == 0) {
+      // Two bytes: too small even for the reason.
+      EXPECT_TRUE(r.messages.empty());
+      continue;
+    }
+    ASSERT_EQ(r.messages.size(), 1u);
+    const ServerMessage& refused = r.messages[0];
+    EXPECT_EQ(refused.login_rejected().reason(), "bad_credential");
+    EXPECT_LE(refused.ByteSizeLong(), login.ByteSizeLong());
+    if (size == 40) {
+      EXPECT_TRUE(refused.login_rejected().detail().empty());
+    }
+  }
+  // Padded as the clients do: the whole refusal fits.
+  Connect(1);
+  ClientMessage padded = LoginMessage("");
+  Send(1, padded);
+  Received r = Take(1);
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_FALSE(r.messages[0].login_rejected().detail().empty());
+  EXPECT_TRUE(r.messages[0].login_rejected().has_server_info());
+  EXPECT_LE(r.messages[0].ByteSizeLong(), padded.ByteSizeLong());
 }
 
 class JwtHostTest : public ServerNetworkHostTest {

@@ -34,6 +34,7 @@
 #include "common/wire_format.h"
 #include "grpcpp/grpcpp.h"
 #include "gss/game/v1/game.pb.h"
+#include "gss/game/v1/login_padding.h"
 #include "gss/ops/v1/ops.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7777",
@@ -589,6 +590,7 @@ class Worker {
       login->set_credential(
           absl::StrCat(config_.name_prefix, "-", player.index));
       login->set_client_version("loadgen");
+      game::v1::PadLogin(message);
     }
     message.SerializeToString(&player.pending_request);
     SendPayload(player, player.pending_request);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/session_types.h"
+#include "gss/game/v1/login_padding.h"
 
 namespace gss::client {
 namespace {
@@ -264,6 +265,7 @@ void SharedNetworkRuntime::Execute(const ClientAction& action) {
       ClientMessage message;
       message.mutable_login()->set_credential(options_.credential);
       message.mutable_login()->set_client_version(options_.client_version);
+      game::v1::PadLogin(message);
       SendHandshake(message);
       break;
     }

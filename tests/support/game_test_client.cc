@@ -17,6 +17,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "gss/game/v1/login_padding.h"
 
 namespace gss::testing {
 namespace {
@@ -429,6 +430,7 @@ absl::StatusOr<ServerMessage> GameTestClient::LoginReply(
   ClientMessage request;
   request.mutable_login()->set_credential(credential);
   request.mutable_login()->set_client_version("gss-e2e-test");
+  if (options_.pad_login) game::v1::PadLogin(request);
   auto reply = AwaitReply(
       request,
       [](const ServerMessage& m) {

@@ -39,6 +39,8 @@ class GameTestClient {
     // TCP only: the receive decoder's limit; generous so that the test sees
     // whatever the server sends.
     uint32_t max_frame_size = 1 << 20;
+    // Pad Login as the project's clients do (gss/game/v1/login_padding.h).
+    bool pad_login = true;
   };
 
   // Connects to the gateway's game port on 127.0.0.1.
