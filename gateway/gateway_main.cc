@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
       "Game transport gateway: UDP/TCP game port to the session service. "
       "Flags are listed in docs/configuration.md.");
   gss::process::ParseFlagsOrExit(argc, argv, "gateway");
+  gss::process::DisableMutexDeadlockDetection();
 
   gss::gateway::GatewayOptions options;
   options.game_address = absl::GetFlag(FLAGS_game_address);
