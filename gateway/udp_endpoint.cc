@@ -183,8 +183,8 @@ void UdpEndpoint::OnReadable(const boost::system::error_code& error) {
                    MSG_DONTWAIT, nullptr);
     // EAGAIN: drained. Any other error is transient (e.g. an ICMP error
     // surfaced on the socket): wait for readiness again.
-    if (received <= 0) break;
     drained = received < kReceiveBatch;
+    if (received <= 0) break;
     const Clock::time_point now = Clock::now();
     for (int i = 0; i < received; ++i) {
       const msghdr& header = receive_msgs_[i].msg_hdr;

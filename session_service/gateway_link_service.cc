@@ -50,8 +50,8 @@ class StreamCommandSink final : public CommandSink {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](StreamCommandSink* self) {
-              return !self->queue_.empty() || self->overflowed_ ||
-                     self->state_ != State::kOpen;
+              return (!self->queue_.empty() && !self->held_) ||
+                     self->overflowed_ || self->state_ != State::kOpen;
             },
             this));
         if (overflowed_) {
@@ -98,6 +98,18 @@ class StreamCommandSink final : public CommandSink {
     }
   }
 
+  // While the reader applies one event batch, its replies are only queued:
+  // they leave together in one CommandBatch when it releases, instead of the
+  // first reply going alone and the rest in a second write.
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+  }
+
   // The reader is done: stop once the queue is empty.
   void Finish() {
     absl::MutexLock lock(&mu_);
@@ -122,6 +134,7 @@ class StreamCommandSink final : public CommandSink {
   std::vector<link::v1::PeerCommand> queue_ ABSL_GUARDED_BY(mu_);
   State state_ ABSL_GUARDED_BY(mu_) = State::kOpen;
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 GatewayLinkService::GatewayLinkService(ServerNetworkHost& host,
@@ -175,7 +188,9 @@ grpc::Status GatewayLinkService::Attach(
     link::v1::GatewayMessage message;
     while (stream->Read(&message)) {
       if (message.has_events()) {
+        sink->Hold();
         host_.HandleEvents(gateway_id, message.events());
+        sink->Release();
       } else if (message.has_hello()) {
         status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                               "Hello is only valid as the first message");
