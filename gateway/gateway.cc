@@ -102,6 +102,7 @@ absl::Status ValidateOptions(const GatewayOptions& o) {
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
       io_(options_.io_threads),
+      udp_io_(1),
       incarnation_(RandomU64()),
       ids_(static_cast<uint32_t>(RandomU64())),
       cookies_(CookieAuthority::RandomSecret(),
@@ -138,7 +139,7 @@ Gateway::Gateway(GatewayOptions options)
                            .rate = options_.peer_rate,
                            .burst = options_.peer_burst},
   };
-  udp_ = std::make_unique<UdpEndpoint>(io_, context, cookies_,
+  udp_ = std::make_unique<UdpEndpoint>(udp_io_, context, cookies_,
                                        options_.udp_idle_timeout);
   tcp_ = std::make_unique<TcpEndpoint>(
       io_, context,
@@ -191,9 +192,11 @@ absl::Status Gateway::Start() {
 
   started_ = true;
   work_.emplace(io_.get_executor());
+  udp_work_.emplace(udp_io_.get_executor());
   for (int i = 0; i < options_.io_threads; ++i) {
     threads_.emplace_back([this] { io_.run(); });
   }
+  threads_.emplace_back([this] { udp_io_.run(); });
   udp_->Start();
   tcp_->Start();
   link_->Start();
@@ -219,7 +222,9 @@ void Gateway::Stop() {
   link_->Stop(std::max(deadline - absl::Now(), absl::Milliseconds(100)));
   udp_->Close();
   work_.reset();
+  udp_work_.reset();
   io_.stop();
+  udp_io_.stop();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
   exposer_.reset();

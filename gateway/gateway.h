@@ -94,10 +94,16 @@ class Gateway {
   const GatewayOptions options_;
   // Declared first, destroyed last: sockets held by peers, endpoints and
   // queued handlers must go before their io_context.
-  boost::asio::io_context io_;
+  boost::asio::io_context io_;  // TCP, run by --io_threads threads.
+  // UDP has its own context and thread: all of UDP lives on one strand, so
+  // more threads would only hand its handlers from one thread to another.
+  boost::asio::io_context udp_io_;
   std::optional<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       work_;
+  std::optional<
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      udp_work_;
   GatewayMetrics metrics_;
   const uint64_t incarnation_;
   ConnectionIdGenerator ids_;

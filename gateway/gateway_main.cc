@@ -29,7 +29,8 @@ ABSL_FLAG(uint32_t, gateway_id, kDefaults.gateway_id,
           "this gateway's id among the gateways of one service (not 0)");
 ABSL_FLAG(std::string, gateway_name, "",
           "name for people (Hello.gateway_name); default: the host name");
-ABSL_FLAG(int32_t, io_threads, kDefaults.io_threads, "I/O threads");
+ABSL_FLAG(int32_t, io_threads, kDefaults.io_threads,
+          "threads for the TCP connections (UDP has a thread of its own)");
 ABSL_FLAG(uint32_t, max_frame_size, kDefaults.max_frame_size,
           "largest game message in bytes; a larger one drops the peer");
 ABSL_FLAG(double, peer_rate, kDefaults.peer_rate,
@@ -47,7 +48,8 @@ ABSL_FLAG(uint32_t, batch_max_events, kDefaults.batch_max_events,
 ABSL_FLAG(uint32_t, batch_max_bytes, kDefaults.batch_max_bytes,
           "payload bytes per EventBatch at most");
 ABSL_FLAG(absl::Duration, batch_max_delay, kDefaults.batch_max_delay,
-          "longest an event waits for its batch to fill");
+          "least time between two batch writes unless a batch fills; an "
+          "event after a quiet spell goes out at once");
 ABSL_FLAG(absl::Duration, link_backoff_initial, kDefaults.link_backoff_initial,
           "first reconnect delay of the service link");
 ABSL_FLAG(absl::Duration, link_backoff_max, kDefaults.link_backoff_max,
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
       "Game transport gateway: UDP/TCP game port to the session service. "
       "Flags are listed in docs/configuration.md.");
   gss::process::ParseFlagsOrExit(argc, argv, "gateway");
+  gss::process::DisableMutexDeadlockDetection();
 
   gss::gateway::GatewayOptions options;
   options.game_address = absl::GetFlag(FLAGS_game_address);

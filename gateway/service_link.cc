@@ -138,11 +138,10 @@ void ServiceLink::PeerForgotten(uint64_t connection_id) {
 
 void ServiceLink::EnqueueLocked(Event event) {
   const bool was_empty = queue_.empty();
-  if (was_empty) oldest_queued_ = absl::Now();
   queued_bytes_ += event.data.size();
   queue_.push_back(std::move(event));
-  // The writer sleeps until the oldest event's deadline; it only needs a
-  // wake-up when that deadline starts or the batch fills early.
+  // With events queued the writer sleeps until its next write is due; it
+  // only needs a wake-up for the first event or a batch that fills early.
   if (was_empty || queue_.size() == options_.batch_max_events ||
       queued_bytes_ >= options_.batch_max_bytes) {
     cv_.Signal();
@@ -213,6 +212,11 @@ bool ServiceLink::RunStream() {
   if (ok) reader = std::thread([this, s = stream.get()] { ReadLoop(s); });
 
   bool graceful = false;
+  // Batches start at least batch_max_delay apart unless one fills: an event
+  // after a quiet spell goes out at once, and under load the events that
+  // arrive within one interval share a write. A fixed wait per event would
+  // add the delay to every event even when the link is idle.
+  absl::Time last_write = absl::InfinitePast();
   while (ok) {
     lv1::GatewayMessage message;
     size_t events = 0;
@@ -224,10 +228,11 @@ bool ServiceLink::RunStream() {
           cv_.Wait(&mu_);
           continue;
         }
-        const absl::Time deadline = oldest_queued_ + options_.batch_max_delay;
-        if (absl::Now() >= deadline) break;
-        cv_.WaitWithDeadline(&mu_, deadline);
+        const absl::Time next_write = last_write + options_.batch_max_delay;
+        if (absl::Now() >= next_write) break;
+        cv_.WaitWithDeadline(&mu_, next_write);
       }
+      last_write = absl::Now();
       if (broken_) break;
       if (stopping_ && queue_.empty()) {
         graceful = true;
@@ -262,7 +267,6 @@ bool ServiceLink::RunStream() {
         queue_.pop_front();
         ++events;
       }
-      // What is left has waited at least as long: its deadline stays.
       metrics_.SetLinkQueued(queue_.size());
     }
     metrics_.Batch(events);
@@ -332,7 +336,6 @@ lv1::GatewayMessage ServiceLink::StartStreamLocked() {
     kept.push_back(std::move(event));
   }
   queue_.swap(kept);
-  if (!queue_.empty()) oldest_queued_ = absl::Now();
   up_ = true;
   return message;
 }

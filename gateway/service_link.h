@@ -32,6 +32,10 @@ struct ServiceLinkOptions {
   size_t batch_max_events = 256;
   // Keeps a batch well under gRPC's default 4 MiB message limit.
   size_t batch_max_bytes = 1 << 20;
+  // Least time between the starts of two batch writes, unless a batch fills
+  // (batch_max_events or batch_max_bytes). An event that finds the link
+  // quiet for this long is written at once; others wait for the next write,
+  // at most this long. 0: write whenever the writer is free.
   absl::Duration batch_max_delay = absl::Milliseconds(1);
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
@@ -116,7 +120,6 @@ class ServiceLink : public PeerEventSink {
   std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queued_messages_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time oldest_queued_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, KnownPeer> peers_ ABSL_GUARDED_BY(mu_);
   bool up_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,7 +1,11 @@
 #include "gateway/udp_endpoint.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,22 +30,20 @@ class UdpPeer : public Peer, public std::enable_shared_from_this<UdpPeer> {
         last_heard_(now) {}
 
   void Deliver(std::string message) override {
-    asio::post(owner_.strand_,
-               [self = shared_from_this(), message = std::move(message)] {
-                 self->owner_.SendData(*self, message);
-               });
+    owner_.Enqueue({.peer = shared_from_this(),
+                    .kind = UdpEndpoint::Command::Kind::kDeliver,
+                    .text = std::move(message)});
   }
   void CloseByService(std::string final_message, std::string) override {
-    asio::post(owner_.strand_, [self = shared_from_this(),
-                                final_message = std::move(final_message)] {
-      self->owner_.CloseByService(*self, final_message);
-    });
+    owner_.Enqueue({.peer = shared_from_this(),
+                    .kind = UdpEndpoint::Command::Kind::kCloseByService,
+                    .text = std::move(final_message)});
   }
   void CloseByGateway(wire::DisconnectCode code, std::string reason) override {
-    asio::post(owner_.strand_,
-               [self = shared_from_this(), code, reason = std::move(reason)] {
-                 self->owner_.DropPeer(*self, code, reason);
-               });
+    owner_.Enqueue({.peer = shared_from_this(),
+                    .kind = UdpEndpoint::Command::Kind::kCloseByGateway,
+                    .code = code,
+                    .text = std::move(reason)});
   }
 
  private:
@@ -67,7 +69,12 @@ UdpEndpoint::UdpEndpoint(asio::io_context& io, EndpointContext context,
       idle_timeout_(idle_timeout),
       strand_(asio::make_strand(io)),
       socket_(strand_),
-      sweep_timer_(strand_) {}
+      sweep_timer_(strand_),
+      buffers_(new Buffer[kReceiveBatch]) {
+  for (int i = 0; i < kReceiveBatch; ++i) {
+    receive_iov_[i] = iovec{buffers_[i].data(), buffers_[i].size()};
+  }
+}
 
 UdpEndpoint::~UdpEndpoint() = default;
 
@@ -93,17 +100,52 @@ absl::Status UdpEndpoint::Open(const udp::endpoint& local) {
 
 void UdpEndpoint::Start() {
   asio::post(strand_, [this] {
-    Receive();
+    WaitReadable();
     ArmSweep();
   });
 }
 
 void UdpEndpoint::Close() {
   asio::post(strand_, [this] {
+    FlushSends();
     boost::system::error_code ec;
     sweep_timer_.cancel();
     socket_.close(ec);
   });
+}
+
+void UdpEndpoint::Enqueue(Command command) {
+  bool first = false;
+  {
+    absl::MutexLock lock(&commands_mu_);
+    first = commands_.empty();
+    commands_.push_back(std::move(command));
+  }
+  // A post is already pending for a non-empty queue; it takes this one too.
+  if (first) asio::post(strand_, [this] { RunCommands(); });
+}
+
+void UdpEndpoint::RunCommands() {
+  std::vector<Command> commands;
+  {
+    absl::MutexLock lock(&commands_mu_);
+    commands.swap(commands_);
+  }
+  for (Command& command : commands) {
+    UdpPeer& peer = *command.peer;
+    switch (command.kind) {
+      case Command::Kind::kDeliver:
+        SendData(peer, command.text);
+        break;
+      case Command::Kind::kCloseByService:
+        CloseByService(peer, command.text);
+        break;
+      case Command::Kind::kCloseByGateway:
+        DropPeer(peer, command.code, command.text);
+        break;
+    }
+  }
+  FlushSends();
 }
 
 uint64_t UdpEndpoint::NowMs(Clock::time_point now) {
@@ -113,49 +155,82 @@ uint64_t UdpEndpoint::NowMs(Clock::time_point now) {
           .count());
 }
 
-void UdpEndpoint::Receive() {
-  socket_.async_receive_from(
-      asio::buffer(buffer_), sender_,
-      asio::bind_executor(
-          strand_, [this](const boost::system::error_code& error, size_t size) {
-            OnReceive(error, size);
-          }));
+void UdpEndpoint::WaitReadable() {
+  socket_.async_wait(
+      udp::socket::wait_read,
+      asio::bind_executor(strand_,
+                          [this](const boost::system::error_code& error) {
+                            OnReadable(error);
+                          }));
 }
 
-void UdpEndpoint::OnReceive(const boost::system::error_code& error,
-                            size_t size) {
+void UdpEndpoint::OnReadable(const boost::system::error_code& error) {
   if (error == asio::error::operation_aborted || !socket_.is_open()) return;
-  if (error) {
-    // Transient (e.g. an ICMP error surfaced on the socket): keep serving.
-    Receive();
-    return;
-  }
-  const Clock::time_point now = Clock::now();
-  context_.metrics.CountPacket(Transport::kUdp, Direction::kIn, size);
-  auto datagram = wire::ParseDatagram(absl::string_view(buffer_.data(), size));
-  if (!datagram.ok()) {
-    context_.metrics.Drop(DropReason::kMalformed);
-  } else {
-    switch (datagram->type) {
-      case wire::PacketType::kConnectRequest:
-        HandleConnectRequest(datagram->connect_request);
-        break;
-      case wire::PacketType::kChallengeResponse:
-        HandleChallengeResponse(datagram->challenge_response, now);
-        break;
-      case wire::PacketType::kData:
-        HandleData(datagram->data, now);
-        break;
-      case wire::PacketType::kDisconnect:
-        HandleDisconnect(datagram->disconnect);
-        break;
-      case wire::PacketType::kChallenge:
-      case wire::PacketType::kAccepted:
-        context_.metrics.Drop(DropReason::kUnexpectedType);
-        break;
+  // A few batches per wake-up, then the strand's other work gets a turn.
+  constexpr int kBatchesPerTurn = 4;
+  bool drained = false;
+  for (int turn = 0; turn < kBatchesPerTurn && !drained; ++turn) {
+    for (int i = 0; i < kReceiveBatch; ++i) {
+      msghdr& header = receive_msgs_[i].msg_hdr;
+      header = msghdr{};
+      header.msg_name = &receive_addr_[i];
+      header.msg_namelen = sizeof(receive_addr_[i]);
+      header.msg_iov = &receive_iov_[i];
+      header.msg_iovlen = 1;
+    }
+    const int received =
+        ::recvmmsg(socket_.native_handle(), receive_msgs_.data(), kReceiveBatch,
+                   MSG_DONTWAIT, nullptr);
+    // EAGAIN: drained. Any other error is transient (e.g. an ICMP error
+    // surfaced on the socket): wait for readiness again.
+    drained = received < kReceiveBatch;
+    if (received <= 0) break;
+    const Clock::time_point now = Clock::now();
+    for (int i = 0; i < received; ++i) {
+      const msghdr& header = receive_msgs_[i].msg_hdr;
+      if (header.msg_namelen > sender_.capacity()) continue;
+      std::memcpy(sender_.data(), header.msg_name, header.msg_namelen);
+      sender_.resize(header.msg_namelen);
+      HandleDatagram(
+          absl::string_view(buffers_[i].data(), receive_msgs_[i].msg_len), now);
     }
   }
-  Receive();
+  FlushSends();
+  if (drained || !socket_.is_open()) {
+    if (socket_.is_open()) WaitReadable();
+    return;
+  }
+  // More may be queued, and readiness is edge-triggered: come back to it
+  // after the work already waiting on the strand.
+  asio::post(strand_, [this] { OnReadable({}); });
+}
+
+void UdpEndpoint::HandleDatagram(absl::string_view bytes,
+                                 Clock::time_point now) {
+  context_.metrics.CountPacket(Transport::kUdp, Direction::kIn, bytes.size());
+  auto datagram = wire::ParseDatagram(bytes);
+  if (!datagram.ok()) {
+    context_.metrics.Drop(DropReason::kMalformed);
+    return;
+  }
+  switch (datagram->type) {
+    case wire::PacketType::kConnectRequest:
+      HandleConnectRequest(datagram->connect_request);
+      break;
+    case wire::PacketType::kChallengeResponse:
+      HandleChallengeResponse(datagram->challenge_response, now);
+      break;
+    case wire::PacketType::kData:
+      HandleData(datagram->data, now);
+      break;
+    case wire::PacketType::kDisconnect:
+      HandleDisconnect(datagram->disconnect);
+      break;
+    case wire::PacketType::kChallenge:
+    case wire::PacketType::kAccepted:
+      context_.metrics.Drop(DropReason::kUnexpectedType);
+      break;
+  }
 }
 
 void UdpEndpoint::HandleConnectRequest(const wire::ConnectRequest& request) {
@@ -340,16 +415,51 @@ void UdpEndpoint::SendData(UdpPeer& peer, absl::string_view payload) {
        peer.remote_);
 }
 
-void UdpEndpoint::Send(const std::string& datagram, const udp::endpoint& to) {
+void UdpEndpoint::Send(std::string datagram, const udp::endpoint& to) {
   if (!socket_.is_open()) return;
-  boost::system::error_code ec;
-  socket_.send_to(asio::buffer(datagram), to, 0, ec);
-  if (ec) {
-    context_.metrics.Drop(DropReason::kSendFailed);
+  outgoing_.push_back(Outgoing{std::move(datagram), to});
+}
+
+void UdpEndpoint::FlushSends() {
+  if (outgoing_.empty()) return;
+  if (!socket_.is_open()) {
+    outgoing_.clear();
     return;
   }
-  context_.metrics.CountPacket(Transport::kUdp, Direction::kOut,
-                               datagram.size());
+  constexpr size_t kSendBatch = 64;
+  std::array<mmsghdr, kSendBatch> msgs;
+  std::array<iovec, kSendBatch> iov;
+  size_t next = 0;
+  while (next < outgoing_.size()) {
+    const size_t count = std::min(kSendBatch, outgoing_.size() - next);
+    for (size_t i = 0; i < count; ++i) {
+      Outgoing& out = outgoing_[next + i];
+      iov[i] = iovec{out.datagram.data(), out.datagram.size()};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_name = out.to.data();
+      msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(out.to.size());
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sent;
+    do {
+      sent = ::sendmmsg(socket_.native_handle(), msgs.data(),
+                        static_cast<unsigned>(count), MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    if (sent <= 0) {
+      // The first datagram was refused (a full buffer, or its destination):
+      // it is dropped like any loss on the way, and the rest still go.
+      context_.metrics.Drop(DropReason::kSendFailed);
+      ++next;
+      continue;
+    }
+    for (int i = 0; i < sent; ++i) {
+      context_.metrics.CountPacket(Transport::kUdp, Direction::kOut,
+                                   outgoing_[next + i].datagram.size());
+    }
+    next += static_cast<size_t>(sent);
+  }
+  outgoing_.clear();
 }
 
 void UdpEndpoint::ArmSweep() {
@@ -361,6 +471,7 @@ void UdpEndpoint::ArmSweep() {
   sweep_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || !socket_.is_open()) return;
     Sweep();
+    FlushSends();
     ArmSweep();
   });
 }

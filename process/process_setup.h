@@ -36,6 +36,12 @@ absl::Status WritePortFile(
 // SIGPIPE so a peer resetting a connection cannot end the process.
 sigset_t BlockTerminationSignals();
 
+// Turns off absl::Mutex's lock-order (deadlock) checks. Debian builds Abseil
+// without NDEBUG, so every lock also updates a process-wide lock graph under
+// a global lock: about 40 ns more per lock, and a point where all threads
+// meet. Tests keep the checks; the servers call this before any thread.
+void DisableMutexDeadlockDetection();
+
 }  // namespace gss::process
 
 #endif  // PROCESS_PROCESS_SETUP_H_

@@ -39,10 +39,13 @@ class StreamCommandSink final : public CommandSink {
     queue_.push_back(std::move(command));
   }
 
+  using Stream = grpc::ServerReaderWriter<link::v1::ServiceMessage,
+                                          link::v1::GatewayMessage>;
+
   // The writer thread: sends batches until the stream fails or the sink is
-  // finished and empty.
-  void WriteLoop(grpc::ServerReaderWriter<link::v1::ServiceMessage,
-                                          link::v1::GatewayMessage>* stream) {
+  // finished and empty. It waits while the reader writes (see
+  // ReleaseAndWrite), since a stream takes one write at a time.
+  void WriteLoop(Stream* stream) {
     for (;;) {
       std::vector<link::v1::PeerCommand> batch;
       bool cancel = false;
@@ -50,8 +53,9 @@ class StreamCommandSink final : public CommandSink {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](StreamCommandSink* self) {
-              return !self->queue_.empty() || self->overflowed_ ||
-                     self->state_ != State::kOpen;
+              return !self->writing_ &&
+                     ((!self->queue_.empty() && !self->held_) ||
+                      self->overflowed_ || self->state_ != State::kOpen);
             },
             this));
         if (overflowed_) {
@@ -59,18 +63,8 @@ class StreamCommandSink final : public CommandSink {
         } else if (queue_.empty()) {
           cancel = state_ == State::kFlushThenCancel;
         } else {
-          // Bounded in bytes too, well under the gateway's 4 MiB default
-          // receive limit.
-          size_t take = 0;
-          size_t bytes = 0;
-          while (take < queue_.size() && take < options_.max_batch &&
-                 (take == 0 || bytes < options_.max_batch_bytes)) {
-            bytes += queue_[take].ByteSizeLong();
-            ++take;
-          }
-          batch.assign(std::make_move_iterator(queue_.begin()),
-                       std::make_move_iterator(queue_.begin() + take));
-          queue_.erase(queue_.begin(), queue_.begin() + take);
+          batch = TakeBatchLocked();
+          writing_ = true;
         }
         if (batch.empty()) {
           state_ = State::kDone;
@@ -82,20 +76,32 @@ class StreamCommandSink final : public CommandSink {
         if (cancel) context_->TryCancel();
         return;
       }
-      link::v1::ServiceMessage message;
-      link::v1::CommandBatch* commands = message.mutable_commands();
-      commands->mutable_commands()->Reserve(static_cast<int>(batch.size()));
-      for (link::v1::PeerCommand& command : batch) {
-        *commands->add_commands() = std::move(command);
-      }
-      if (metrics_) metrics_->ObserveCommandBatch(batch.size());
-      if (!stream->Write(message)) {
-        absl::MutexLock lock(&mu_);
-        state_ = State::kDone;
-        queue_.clear();
+      if (!WriteDone(WriteBatch(stream, batch))) return;
+    }
+  }
+
+  // While the reader applies one event batch, its replies are only queued:
+  // they leave together in one CommandBatch when it releases, instead of the
+  // first reply going alone and the rest in a second write.
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  // Ends the hold. When no write is in flight the reader writes the queue
+  // itself: handing it to the writer thread would cost two thread switches
+  // per event batch, which at idle rates is much of the link's cost.
+  void ReleaseAndWrite(Stream* stream) {
+    std::vector<link::v1::PeerCommand> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      held_ = false;
+      if (state_ != State::kOpen || overflowed_ || writing_ || queue_.empty()) {
         return;
       }
+      batch = TakeBatchLocked();
+      writing_ = true;
     }
+    WriteDone(WriteBatch(stream, batch));
   }
 
   // The reader is done: stop once the queue is empty.
@@ -115,6 +121,46 @@ class StreamCommandSink final : public CommandSink {
  private:
   enum class State { kOpen, kFinishing, kFlushThenCancel, kDone };
 
+  // Up to max_batch commands, bounded in bytes too, well under the
+  // gateway's 4 MiB default receive limit.
+  std::vector<link::v1::PeerCommand> TakeBatchLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t take = 0;
+    size_t bytes = 0;
+    while (take < queue_.size() && take < options_.max_batch &&
+           (take == 0 || bytes < options_.max_batch_bytes)) {
+      bytes += queue_[take].ByteSizeLong();
+      ++take;
+    }
+    std::vector<link::v1::PeerCommand> batch(
+        std::make_move_iterator(queue_.begin()),
+        std::make_move_iterator(queue_.begin() + take));
+    queue_.erase(queue_.begin(), queue_.begin() + take);
+    return batch;
+  }
+
+  bool WriteBatch(Stream* stream, std::vector<link::v1::PeerCommand>& batch) {
+    link::v1::ServiceMessage message;
+    link::v1::CommandBatch* commands = message.mutable_commands();
+    commands->mutable_commands()->Reserve(static_cast<int>(batch.size()));
+    for (link::v1::PeerCommand& command : batch) {
+      *commands->add_commands() = std::move(command);
+    }
+    if (metrics_) metrics_->ObserveCommandBatch(batch.size());
+    return stream->Write(message);
+  }
+
+  // Ends a write; false (and the sink done) when the stream failed.
+  bool WriteDone(bool ok) {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      state_ = State::kDone;
+      queue_.clear();
+    }
+    return ok;
+  }
+
   grpc::ServerContext* const context_;
   const LinkOptions options_;
   const std::shared_ptr<ServiceMetrics> metrics_;
@@ -122,6 +168,8 @@ class StreamCommandSink final : public CommandSink {
   std::vector<link::v1::PeerCommand> queue_ ABSL_GUARDED_BY(mu_);
   State state_ ABSL_GUARDED_BY(mu_) = State::kOpen;
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // A Write is in flight.
 };
 
 GatewayLinkService::GatewayLinkService(ServerNetworkHost& host,
@@ -175,7 +223,9 @@ grpc::Status GatewayLinkService::Attach(
     link::v1::GatewayMessage message;
     while (stream->Read(&message)) {
       if (message.has_events()) {
+        sink->Hold();
         host_.HandleEvents(gateway_id, message.events());
+        sink->ReleaseAndWrite(stream);
       } else if (message.has_hello()) {
         status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                               "Hello is only valid as the first message");

@@ -20,7 +20,7 @@ namespace gss {
 struct LinkOptions {
   // Commands per CommandBatch at most. A batch holds whatever queued while
   // the previous write was in flight, so batches grow with load and a lone
-  // command goes out at once.
+  // command goes out at once; the replies to one EventBatch go together.
   size_t max_batch = 512;
   // A batch stops growing once its commands reach this many bytes.
   size_t max_batch_bytes = 1 << 20;

@@ -201,6 +201,7 @@ int Main(int argc, char** argv) {
       "The game session service: gateway link, ops API, health, metrics.\n"
       "Usage: session_service [--flagfile=FILE] [--flag=value...]");
   process::ParseFlagsOrExit(argc, argv, "session_service");
+  process::DisableMutexDeadlockDetection();
   absl::StatusOr<RuntimeOptions> options = OptionsFromFlags();
   if (!options.ok()) {
     absl::FPrintF(stderr, "session_service: %s\n", options.status().message());
