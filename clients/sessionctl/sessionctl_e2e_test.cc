@@ -455,54 +455,6 @@ TEST_F(SessionctlTest, MintedTokenLogsIn) {
   EXPECT_EQ(response.sessions(0).role(), "scout");
 }
 
-TEST_F(SessionctlTest, TlsAndClientCertificates) {
-  ASSERT_OK_AND_ASSIGN(TestCa server_ca, TestCa::Create("server-ca"));
-  ASSERT_OK_AND_ASSIGN(TestCa client_ca, TestCa::Create("client-ca"));
-  ASSERT_OK_AND_ASSIGN(CertAndKey server, server_ca.Issue("ops-server"));
-  ASSERT_OK_AND_ASSIGN(CertAndKey client, client_ca.Issue("ops-cli"));
-  const auto path = [&](const std::string& name) {
-    return absl::StrCat(log_dir_, "/", name);
-  };
-  for (const auto& [name, contents] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"server-ca.pem", server_ca.cert_pem()},
-           {"client-ca.pem", client_ca.cert_pem()},
-           {"server.pem", server.cert_pem},
-           {"server.key", server.key_pem},
-           {"client.pem", client.cert_pem},
-           {"client.key", client.key_pem}}) {
-    ASSERT_OK(WriteTestFile(path(name), contents));
-  }
-  ASSERT_NO_FATAL_FAILURE(
-      StartCluster({"--ops_tls_cert_file=" + path("server.pem"),
-                    "--ops_tls_key_file=" + path("server.key"),
-                    "--ops_tls_client_ca_file=" + path("client-ca.pem")},
-                   OpsClientOptions{.tls_ca_file = path("server-ca.pem"),
-                                    .tls_cert_file = path("client.pem"),
-                                    .tls_key_file = path("client.key")}));
-  const std::string ca = "--tls_ca_file=" + path("server-ca.pem");
-  const std::string cert = "--tls_cert_file=" + path("client.pem");
-  const std::string key = "--tls_key_file=" + path("client.key");
-
-  CliResult result = Cli({"info", "--deadline=2s"});  // Plaintext.
-  EXPECT_EQ(result.exit_code, 5) << result;
-  result = Cli({"info", "--deadline=2s", ca});  // No client certificate.
-  EXPECT_EQ(result.exit_code, 5) << result;
-  result = Cli({"info", ca, cert, key});
-  EXPECT_EQ(result.exit_code, 0) << result;
-  EXPECT_THAT(result.out, HasSubstr("gateways:  1"));
-  result = Cli({"info", "--tls_server_name=localhost", ca, cert, key});
-  EXPECT_EQ(result.exit_code, 0) << result;
-
-  game::v1::Welcome welcome;
-  ASSERT_OK_AND_ASSIGN(auto player, LoggedIn("trent", &welcome));
-  result = Cli({"evict", welcome.session_id(), "--reason=tls", ca, cert, key});
-  EXPECT_EQ(result.exit_code, 0) << result;
-  EXPECT_TRUE(ServiceLogHas(
-      {"audit: evict", "by=\"e2e-admin\"", "CN=ops-cli", "reason=\"tls\""}))
-      << cluster_->LogTails();
-}
-
 }  // namespace
 }  // namespace gss::testing
 
