@@ -2,7 +2,10 @@
 # The main job: installs what is missing, builds, then runs the session
 # service and its gateway on the embedded defaults (dev logins, game port 7777
 # over UDP and TCP, ops gRPC on 7781, metrics on 9464 and 9465) until Ctrl-C.
-# Extra arguments go to the session service, e.g. --authenticator=jwt.
+# The ops API checks tokens from build/dev/ops.tokens, made on the first run
+# (an admin and a reader token; sessionctl --token_file
+# build/dev/admin.token). Extra arguments go to the session service, e.g.
+# --authenticator=jwt, or --ops_auth=none to leave the ops API open.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 root=$(gss_root)
@@ -20,7 +23,27 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$bin/session_service/session_service" "$@" &
+# Dev ops tokens, unless the arguments configure the ops API themselves.
+ops_flags=()
+if [[ " $* " != *" --ops_auth"* && " $* " != *" --ops_tokens_file"* ]]; then
+  dev="$root/build/dev"
+  if [[ ! -s "$dev/ops.tokens" ]]; then
+    mkdir -p "$dev"
+    (
+      umask 077
+      admin=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+      reader=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+      printf '# role principal token (docs/operations.md)\nadmin dev-admin %s\nreader dev-reader %s\n' \
+        "$admin" "$reader" >"$dev/ops.tokens"
+      echo "$admin" >"$dev/admin.token"
+      echo "$reader" >"$dev/reader.token"
+    )
+  fi
+  ops_flags=(--ops_tokens_file="$dev/ops.tokens")
+  echo "ops API tokens: $dev/ops.tokens (sessionctl --token_file $dev/admin.token info)"
+fi
+
+"$bin/session_service/session_service" "${ops_flags[@]}" "$@" &
 service_pid=$!
 "$bin/gateway/gateway" &
 gateway_pid=$!

@@ -1,12 +1,15 @@
 // The session service process: flags to options, start, then wait for SIGTERM
-// (drain, then stop) or SIGINT (stop).
+// (drain, then stop) or SIGINT (stop); SIGHUP re-reads the ops tokens file.
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -24,6 +27,8 @@
 #include "common/session_policy.h"
 #include "process/process_setup.h"
 #include "session_service/authenticator.h"
+#include "session_service/ops_auth.h"
+#include "session_service/ops_credentials.h"
 #include "session_service/server_runtime.h"
 
 namespace {
@@ -45,6 +50,27 @@ ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
 ABSL_FLAG(std::string, port_file, "",
           "When set, write link=PORT, ops=PORT and metrics=PORT lines to "
           "PATH.tmp once every listener is bound, then rename it to PATH.");
+ABSL_FLAG(std::string, health_address, "",
+          "When set, a plaintext gRPC server with only grpc.health.v1 "
+          "(for probes that cannot speak TLS to the ops address).");
+ABSL_FLAG(std::string, ops_auth, "tokens",
+          "Who may call the ops API: tokens (bearer tokens from "
+          "--ops_tokens_file, with roles reader and admin) or none (anyone "
+          "who reaches --ops_address; development only).");
+ABSL_FLAG(std::string, ops_tokens_file, "",
+          "Ops API tokens: lines \"<role> <principal> <token>\" (role reader "
+          "or admin). Required with --ops_auth=tokens.");
+ABSL_FLAG(absl::Duration, ops_tokens_reload_interval, absl::Seconds(10),
+          "How often the tokens file is checked for changes (rotation); 0 "
+          "checks only on SIGHUP.");
+ABSL_FLAG(std::string, ops_tls_cert_file, "",
+          "PEM certificate chain of the ops listener; with "
+          "--ops_tls_key_file it serves TLS.");
+ABSL_FLAG(std::string, ops_tls_key_file, "",
+          "PEM private key of --ops_tls_cert_file (unencrypted).");
+ABSL_FLAG(std::string, ops_tls_client_ca_file, "",
+          "PEM CA certificates; when set, ops clients must present a "
+          "certificate it signed (mTLS). Needs the TLS cert and key.");
 ABSL_FLAG(std::string, authenticator, "dev",
           "Login credential check: dev (the credential is the player name) "
           "or jwt (HS256 tokens signed with --jwt_key_file).");
@@ -111,11 +137,51 @@ namespace {
 
 using ::gss::process::kExitBadFlags;
 
-absl::StatusOr<RuntimeOptions> OptionsFromFlags() {
+// The ops API's credentials from the flags. With tokens, `tokens_file` is
+// set (main re-reads it to rotate tokens).
+absl::Status OpsAuthFromFlags(RuntimeOptions& options,
+                              std::unique_ptr<OpsTokensFile>& tokens_file) {
+  const std::string mode = absl::GetFlag(FLAGS_ops_auth);
+  const std::string path = absl::GetFlag(FLAGS_ops_tokens_file);
+  if (mode == "none") {
+    if (!path.empty()) {
+      return absl::InvalidArgumentError(
+          "--ops_tokens_file is set but --ops_auth=none; drop one of them");
+    }
+    options.ops_authorizer = OpsAuthorizer::AllowAll();
+  } else if (mode == "tokens") {
+    if (path.empty()) {
+      return absl::InvalidArgumentError(
+          "the ops API needs credentials: set --ops_tokens_file=PATH (lines "
+          "\"<role> <principal> <token>\", see docs/operations.md), or "
+          "--ops_auth=none to leave it open (development only)");
+    }
+    absl::StatusOr<std::unique_ptr<OpsTokensFile>> loaded =
+        OpsTokensFile::Load(path);
+    if (!loaded.ok()) return loaded.status();
+    tokens_file = *std::move(loaded);
+    options.ops_authorizer = tokens_file->authorizer();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ops_auth must be tokens or none, got \"", mode, "\""));
+  }
+  if (absl::GetFlag(FLAGS_ops_tokens_reload_interval) < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--ops_tokens_reload_interval must not be negative");
+  }
+  options.ops_tls.cert_file = absl::GetFlag(FLAGS_ops_tls_cert_file);
+  options.ops_tls.key_file = absl::GetFlag(FLAGS_ops_tls_key_file);
+  options.ops_tls.client_ca_file = absl::GetFlag(FLAGS_ops_tls_client_ca_file);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RuntimeOptions> OptionsFromFlags(
+    std::unique_ptr<OpsTokensFile>& tokens_file) {
   RuntimeOptions options;
   options.link_address = absl::GetFlag(FLAGS_link_address);
   options.ops_address = absl::GetFlag(FLAGS_ops_address);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.health_address = absl::GetFlag(FLAGS_health_address);
   if (options.link_address.empty() || options.ops_address.empty()) {
     return absl::InvalidArgumentError(
         "--link_address and --ops_address must not be empty");
@@ -167,6 +233,10 @@ absl::StatusOr<RuntimeOptions> OptionsFromFlags() {
                         absl::GetFlag(FLAGS_jwt_key_file));
   if (!authenticator.ok()) return authenticator.status();
   options.authenticator = std::move(*authenticator);
+  if (absl::Status status = OpsAuthFromFlags(options, tokens_file);
+      !status.ok()) {
+    return status;
+  }
   return options;
 }
 
@@ -196,13 +266,49 @@ class Watchdog {
   std::thread thread_;
 };
 
+// Re-reads the tokens file; a bad one is reported and the old tokens stay.
+void ReloadTokens(OpsTokensFile& tokens_file) {
+  absl::StatusOr<bool> reloaded = tokens_file.Reload();
+  if (!reloaded.ok()) {
+    absl::FPrintF(stderr,
+                  "session_service: ops tokens not reloaded, the previous "
+                  "ones stay: %s\n",
+                  reloaded.status().message());
+  } else if (*reloaded) {
+    absl::FPrintF(stderr,
+                  "session_service: ops tokens reloaded from %s (%d tokens)\n",
+                  tokens_file.path(), tokens_file.authorizer()->token_count());
+  }
+}
+
+// Waits for SIGTERM or SIGINT (returned). Meanwhile SIGHUP, and every
+// `reload_interval` when positive, re-read the tokens file if there is one.
+int WaitForTermination(const sigset_t& signals, OpsTokensFile* tokens_file,
+                       absl::Duration reload_interval) {
+  const bool poll =
+      tokens_file != nullptr && reload_interval > absl::ZeroDuration();
+  const timespec interval = absl::ToTimespec(reload_interval);
+  for (;;) {
+    const int signal_number = poll ? sigtimedwait(&signals, nullptr, &interval)
+                                   : sigwaitinfo(&signals, nullptr);
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      return signal_number;
+    }
+    // SIGHUP, the interval passed (EAGAIN), or an interruption (EINTR).
+    if (tokens_file != nullptr && (signal_number == SIGHUP || poll)) {
+      ReloadTokens(*tokens_file);
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "The game session service: gateway link, ops API, health, metrics.\n"
       "Usage: session_service [--flagfile=FILE] [--flag=value...]");
   process::ParseFlagsOrExit(argc, argv, "session_service");
   process::DisableMutexDeadlockDetection();
-  absl::StatusOr<RuntimeOptions> options = OptionsFromFlags();
+  std::unique_ptr<OpsTokensFile> tokens_file;
+  absl::StatusOr<RuntimeOptions> options = OptionsFromFlags(tokens_file);
   if (!options.ok()) {
     absl::FPrintF(stderr, "session_service: %s\n", options.status().message());
     return kExitBadFlags;
@@ -211,6 +317,8 @@ int Main(int argc, char** argv) {
   // Signals are taken synchronously by sigwait below; every thread started
   // from here on inherits the mask.
   sigset_t signals = process::BlockTerminationSignals();
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<ServerRuntime>> runtime =
       ServerRuntime::Create(*std::move(options));
@@ -218,16 +326,26 @@ int Main(int argc, char** argv) {
     absl::FPrintF(stderr, "session_service: %s\n", runtime.status().message());
     return kExitBadFlags;
   }
+  if (tokens_file == nullptr) {
+    absl::FPrintF(stderr,
+                  "session_service: warning: --ops_auth=none: anyone who "
+                  "reaches %s may call the ops API, EvictSession included\n",
+                  absl::GetFlag(FLAGS_ops_address));
+  }
   if (absl::Status status = (*runtime)->Start(); !status.ok()) {
     absl::FPrintF(stderr, "session_service: %s\n", status.message());
     return 1;
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
-    if (absl::Status status = process::WritePortFile(
-            port_file, {{"link", (*runtime)->link_port()},
-                        {"ops", (*runtime)->ops_port()},
-                        {"metrics", (*runtime)->metrics_port()}});
+    std::vector<std::pair<std::string, int>> ports = {
+        {"link", (*runtime)->link_port()},
+        {"ops", (*runtime)->ops_port()},
+        {"metrics", (*runtime)->metrics_port()}};
+    if ((*runtime)->health_port() != 0) {
+      ports.emplace_back("health", (*runtime)->health_port());
+    }
+    if (absl::Status status = process::WritePortFile(port_file, ports);
         !status.ok()) {
       absl::FPrintF(stderr, "session_service: %s\n", status.message());
       (*runtime)->Stop();
@@ -239,9 +357,9 @@ int Main(int argc, char** argv) {
                (*runtime)->ops_port(), (*runtime)->metrics_port());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  while (sigwait(&signals, &signal_number) != 0) {
-  }
+  const int signal_number =
+      WaitForTermination(signals, tokens_file.get(),
+                         absl::GetFlag(FLAGS_ops_tokens_reload_interval));
   const absl::Duration deadline = absl::GetFlag(FLAGS_drain_deadline);
   const absl::Time hard_deadline = absl::Now() + deadline;
   Watchdog watchdog(hard_deadline);

@@ -125,8 +125,12 @@ absl::StatusOr<SessionId> ParsePageToken(absl::string_view token) {
   return id;
 }
 
-SessionInspectionService::SessionInspectionService(ServerNetworkHost& host)
-    : host_(host) {}
+SessionInspectionService::SessionInspectionService(
+    ServerNetworkHost& host, std::shared_ptr<const OpsAuthorizer> authorizer,
+    AuditLog audit)
+    : host_(host),
+      authorizer_(std::move(authorizer)),
+      audit_(std::move(audit)) {}
 
 grpc::Status SessionInspectionService::GetSession(
     grpc::ServerContext*, const ops::v1::GetSessionRequest* request,
@@ -287,16 +291,23 @@ grpc::Status SessionInspectionService::EvictSession(
   }
   absl::StatusOr<SessionTransition> transition =
       host_.Evict(*id, request->reason());
-  // The audit trail: who (the caller's address), what, why and the outcome.
-  absl::FPrintF(stderr,
-                "audit: evict session=%s player=\"%s\" by=%s reason=\"%s\" "
-                "result=%s\n",
-                id->ToString(),
-                transition.ok() ? absl::CHexEscape(transition->player_id) : "",
-                context->peer(), absl::CHexEscape(request->reason()),
-                transition.ok()
-                    ? "evicted"
-                    : absl::StatusCodeToString(transition.status().code()));
+  // The audit trail: who (the principal of the caller's token, or its
+  // certificate), from where, what, why and the outcome.
+  const OpsCaller caller = IdentifyOpsCaller(*context, *authorizer_);
+  audit_(absl::StrFormat(
+      "audit: evict session=%s player=\"%s\" by=\"%s\"%s%s peer=%s "
+      "reason=\"%s\" result=%s",
+      id->ToString(),
+      transition.ok() ? absl::CHexEscape(transition->player_id) : "",
+      absl::CHexEscape(caller.principal),
+      caller.role.empty() ? "" : absl::StrCat(" role=", caller.role),
+      caller.cert_subject.empty()
+          ? ""
+          : absl::StrCat(" cert=\"", absl::CHexEscape(caller.cert_subject),
+                         "\""),
+      context->peer(), absl::CHexEscape(request->reason()),
+      transition.ok() ? "evicted"
+                      : absl::StatusCodeToString(transition.status().code())));
   if (!transition.ok()) return ToGrpc(transition.status());
   *response->mutable_transition() = ToProto(*transition);
   return grpc::Status::OK;

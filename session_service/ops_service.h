@@ -4,11 +4,14 @@
 #define SESSION_SERVICE_OPS_SERVICE_H_
 
 #include <atomic>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gss/ops/v1/ops.grpc.pb.h"
+#include "session_service/ops_auth.h"
+#include "session_service/ops_credentials.h"
 #include "session_service/server_network_host.h"
 
 namespace gss {
@@ -23,7 +26,11 @@ absl::StatusOr<SessionId> ParsePageToken(absl::string_view token);
 class SessionInspectionService final
     : public ops::v1::SessionInspection::Service {
  public:
-  explicit SessionInspectionService(ServerNetworkHost& host);
+  // Every EvictSession writes one line to `audit`: who (the caller, as
+  // `authorizer` names them), what, why and the outcome.
+  SessionInspectionService(ServerNetworkHost& host,
+                           std::shared_ptr<const OpsAuthorizer> authorizer,
+                           AuditLog audit);
 
   grpc::Status GetSession(grpc::ServerContext* context,
                           const ops::v1::GetSessionRequest* request,
@@ -50,6 +57,8 @@ class SessionInspectionService final
 
  private:
   ServerNetworkHost& host_;
+  const std::shared_ptr<const OpsAuthorizer> authorizer_;
+  const AuditLog audit_;
   std::atomic<bool> shutting_down_{false};
 };
 

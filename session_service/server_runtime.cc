@@ -2,7 +2,10 @@
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -26,6 +29,19 @@ constexpr const char* kLinkServiceName = "gss.link.v1.GatewayLink";
 constexpr const char* kOpsServiceName = "gss.ops.v1.SessionInspection";
 constexpr int kMaxLinkMessageBytes = 64 << 20;
 
+// Keeps the process-wide reflection plugin off one server: the health-only
+// listener is open to anyone, and reflection belongs behind the ops check.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    std::erase_if(*plugins, [](const auto& plugin) {
+      return plugin->name() == "proto_server_reflection";
+    });
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
@@ -37,7 +53,15 @@ absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
     return absl::InvalidArgumentError(
         "link_address and ops_address must not be empty");
   }
+  // The ops credentials (TLS files) are checked before anything is built.
+  AuditLog audit = options.audit_log ? options.audit_log : StderrAuditLog();
+  std::shared_ptr<const OpsAuthorizer> authorizer = options.ops_authorizer;
+  if (authorizer == nullptr) authorizer = OpsAuthorizer::AllowAll();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeOpsServerCredentials(authorizer, options.ops_tls, audit);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<ServerRuntime> runtime(new ServerRuntime(std::move(options)));
+  runtime->ops_credentials_ = *std::move(credentials);
   const RuntimeOptions& opts = runtime->options_;
   const Clock* clock = opts.clock;
   if (clock == nullptr) {
@@ -59,7 +83,8 @@ absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
       [host_ptr] { return host_ptr->sessions().Counts(); });
   runtime->link_service_ =
       std::make_unique<GatewayLinkService>(*host_ptr, runtime->metrics_);
-  runtime->ops_service_ = std::make_unique<SessionInspectionService>(*host_ptr);
+  runtime->ops_service_ = std::make_unique<SessionInspectionService>(
+      *host_ptr, std::move(authorizer), std::move(audit));
   return runtime;
 }
 
@@ -78,10 +103,11 @@ absl::Status ServerRuntime::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   auto fail = [this](absl::Status status) {
-    if (link_server_) link_server_->Shutdown();
-    if (ops_server_) ops_server_->Shutdown();
-    link_server_.reset();
-    ops_server_.reset();
+    for (std::unique_ptr<grpc::Server>* server :
+         {&link_server_, &ops_server_, &health_server_}) {
+      if (*server) (*server)->Shutdown();
+      server->reset();
+    }
     exposer_.reset();
     return status;
   };
@@ -114,14 +140,32 @@ absl::Status ServerRuntime::Start() {
   }
   {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.ops_address,
-                             grpc::InsecureServerCredentials(), &ops_port_);
+    // Every call passes the ops credentials' check before any service.
+    builder.AddListeningPort(options_.ops_address, ops_credentials_,
+                             &ops_port_);
     builder.RegisterService(ops_service_.get());
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     ops_server_ = builder.BuildAndStart();
     if (ops_server_ == nullptr || ops_port_ == 0) {
       return fail(absl::UnavailableError(
           absl::StrCat("cannot listen on ops address ", options_.ops_address)));
+    }
+  }
+  if (!options_.health_address.empty()) {
+    // Only the default health service, which every server adds at start;
+    // the fallback answers every other method UNIMPLEMENTED (and gives the
+    // builder the polled queue it insists on).
+    grpc::ServerBuilder builder;
+    health_fallback_ = std::make_unique<grpc::CallbackGenericService>();
+    builder.RegisterCallbackGenericService(health_fallback_.get());
+    builder.AddListeningPort(options_.health_address,
+                             grpc::InsecureServerCredentials(), &health_port_);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.SetOption(std::make_unique<WithoutReflection>());
+    health_server_ = builder.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      return fail(absl::UnavailableError(absl::StrCat(
+          "cannot listen on health address ", options_.health_address)));
     }
   }
   if (!options_.metrics_address.empty()) {
@@ -156,9 +200,13 @@ void ServerRuntime::SetServing(bool serving) {
     health->SetServingStatus("", serving);
     health->SetServingStatus(kLinkServiceName, serving);
   }
-  if (ops_server_ && ops_server_->GetHealthCheckService()) {
-    grpc::HealthCheckServiceInterface* health =
-        ops_server_->GetHealthCheckService();
+  // The health-only server answers for the ops service as the ops server
+  // does.
+  for (grpc::Server* server : {ops_server_.get(), health_server_.get()}) {
+    if (server == nullptr || server->GetHealthCheckService() == nullptr) {
+      continue;
+    }
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
     health->SetServingStatus("", serving);
     health->SetServingStatus(kOpsServiceName, serving);
   }
@@ -184,6 +232,8 @@ void ServerRuntime::Stop(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   if (stopped_) return;
   stopped_ = true;
+  // Create failed part-way: nothing was started.
+  if (ops_service_ == nullptr) return;
   SetServing(false);
   // No event may create a session after the Clear below.
   host_->Quiesce();
@@ -199,6 +249,7 @@ void ServerRuntime::Stop(absl::Time deadline) {
     link_service_->Shutdown(deadline);
     link_server_->Shutdown(absl::ToChronoTime(deadline));
     ops_server_->Shutdown(absl::ToChronoTime(deadline));
+    if (health_server_) health_server_->Shutdown(absl::ToChronoTime(deadline));
     stop_exposer.join();
   }
 }

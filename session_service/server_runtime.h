@@ -1,6 +1,7 @@
 // The session service's runtime entry point: owns the ServerNetworkHost (and
-// through it the MultiSessionManager), the gateway link and ops gRPC servers,
-// health, reflection and the Prometheus endpoint; starts, drains and stops.
+// through it the MultiSessionManager), the gateway link and ops gRPC servers
+// (the latter behind the ops credentials), health, reflection and the
+// Prometheus endpoint; starts, drains and stops.
 #ifndef SESSION_SERVICE_SERVER_RUNTIME_H_
 #define SESSION_SERVICE_SERVER_RUNTIME_H_
 
@@ -14,10 +15,14 @@
 #include "common/clock.h"
 #include "session_service/authenticator.h"
 #include "session_service/metrics.h"
+#include "session_service/ops_auth.h"
+#include "session_service/ops_credentials.h"
 #include "session_service/server_network_host.h"
 
 namespace grpc {
+class CallbackGenericService;
 class Server;
+class ServerCredentials;
 }  // namespace grpc
 
 namespace prometheus {
@@ -36,6 +41,16 @@ struct RuntimeOptions {
   std::string link_address = "127.0.0.1:7780";  // Only the sidecar attaches.
   std::string ops_address = "0.0.0.0:7781";
   std::string metrics_address = "0.0.0.0:9464";  // Empty: no endpoint.
+  // A plaintext gRPC server with only grpc.health.v1, for probes that cannot
+  // speak TLS when the ops listener does. Empty: none.
+  std::string health_address;
+  // Who may call what on the ops listener; null allows every call (what
+  // --ops_auth=none asks for).
+  std::shared_ptr<const OpsAuthorizer> ops_authorizer;
+  // TLS (and mTLS) on the ops listener when its files are set.
+  OpsTlsOptions ops_tls;
+  // Eviction audit lines and refused admin calls; null: stderr.
+  AuditLog audit_log;
   HostOptions host;
   // Null: the dev authenticator.
   std::shared_ptr<const Authenticator> authenticator;
@@ -73,6 +88,7 @@ class ServerRuntime {
   int link_port() const { return link_port_; }
   int ops_port() const { return ops_port_; }
   int metrics_port() const { return metrics_port_; }  // 0 when disabled.
+  int health_port() const { return health_port_; }    // 0 when disabled.
 
  private:
   explicit ServerRuntime(RuntimeOptions options);
@@ -87,10 +103,14 @@ class ServerRuntime {
   std::unique_ptr<SessionInspectionService> ops_service_;
   std::unique_ptr<grpc::Server> link_server_;
   std::unique_ptr<grpc::Server> ops_server_;
+  std::unique_ptr<grpc::Server> health_server_;
+  std::unique_ptr<grpc::CallbackGenericService> health_fallback_;
+  std::shared_ptr<grpc::ServerCredentials> ops_credentials_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int link_port_ = 0;
   int ops_port_ = 0;
   int metrics_port_ = 0;
+  int health_port_ = 0;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -31,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "clients/loadgen/latency_histogram.h"
+#include "clients/ops_channel/ops_channel.h"
 #include "common/wire_format.h"
 #include "grpcpp/grpcpp.h"
 #include "gss/game/v1/game.pb.h"
@@ -53,6 +55,13 @@ ABSL_FLAG(std::string, mix,
 ABSL_FLAG(bool, json, false, "print the final report as JSON on stdout");
 ABSL_FLAG(std::string, ops_target, "",
           "session service ops address host:port; empty: no ops load");
+ABSL_FLAG(std::string, ops_token, "",
+          "bearer token (reader role) for the ops load; default: "
+          "--ops_token_file, then $GSS_OPS_TOKEN");
+ABSL_FLAG(std::string, ops_token_file, "",
+          "file holding the ops token (one line)");
+ABSL_FLAG(std::string, ops_tls_ca_file, "",
+          "CA certificates (PEM) of an ops listener that serves TLS");
 ABSL_FLAG(double, ops_rate, 10.0,
           "ops calls per second (List and Get alternating), plus one Watch");
 ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(10),
@@ -941,13 +950,12 @@ struct OpsStats {
 
 class OpsLoad {
  public:
-  OpsLoad(const std::string& target, double rate) : rate_(rate) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    channel_ = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
-    stub_ = ops::v1::SessionInspection::NewStub(channel_);
-  }
+  OpsLoad(std::shared_ptr<grpc::Channel> channel, std::string token,
+          double rate)
+      : rate_(rate),
+        token_(std::move(token)),
+        channel_(std::move(channel)),
+        stub_(ops::v1::SessionInspection::NewStub(channel_)) {}
 
   void Start() {
     calls_ = std::thread([this] { CallLoop(); });
@@ -986,6 +994,7 @@ class OpsLoad {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::seconds(5));
+      AddOpsToken(context, token_);
       const int64_t started = NowNs();
       if (n++ % 2 == 0 || known_ids.empty()) {
         ops::v1::ListSessionsRequest request;
@@ -1030,6 +1039,7 @@ class OpsLoad {
   void WatchLoop() {
     while (!stop_.load()) {
       auto context = std::make_unique<grpc::ClientContext>();
+      AddOpsToken(*context, token_);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         watch_context_ = context.get();
@@ -1051,6 +1061,7 @@ class OpsLoad {
   }
 
   const double rate_;
+  const std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ops::v1::SessionInspection::Stub> stub_;
   std::atomic<bool> stop_{false};
@@ -1146,6 +1157,28 @@ void RaiseFileLimit(uint64_t wanted) {
 
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
+// The ops token: --ops_token, else --ops_token_file, else $GSS_OPS_TOKEN
+// (empty when none is given: a service with --ops_auth=none).
+absl::StatusOr<std::string> OpsLoadToken() {
+  if (!absl::GetFlag(FLAGS_ops_token).empty()) {
+    return absl::GetFlag(FLAGS_ops_token);
+  }
+  if (!absl::GetFlag(FLAGS_ops_token_file).empty()) {
+    return ReadOpsTokenFile(absl::GetFlag(FLAGS_ops_token_file));
+  }
+  const char* from_environment = std::getenv(kOpsTokenEnv);
+  return std::string(from_environment != nullptr ? from_environment : "");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpsLoadChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return CreateOpsChannel(
+      absl::GetFlag(FLAGS_ops_target),
+      OpsClientOptions{.tls_ca_file = absl::GetFlag(FLAGS_ops_tls_ca_file)},
+      args);
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Simulated game players against a gateway: loadgen --target=HOST:PORT "
@@ -1199,8 +1232,17 @@ int Main(int argc, char** argv) {
   }
   std::unique_ptr<OpsLoad> ops;
   if (!absl::GetFlag(FLAGS_ops_target).empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpsLoadChannel();
+    absl::StatusOr<std::string> token = OpsLoadToken();
+    if (!channel.ok() || !token.ok()) {
+      std::fprintf(stderr, "loadgen: %s\n",
+                   std::string(channel.ok() ? token.status().message()
+                                            : channel.status().message())
+                       .c_str());
+      return 2;
+    }
     ops =
-        std::make_unique<OpsLoad>(absl::GetFlag(FLAGS_ops_target),
+        std::make_unique<OpsLoad>(*std::move(channel), *std::move(token),
                                   std::max(0.1, absl::GetFlag(FLAGS_ops_rate)));
   }
   std::vector<std::thread> threads;

@@ -48,6 +48,7 @@ TEST_P(LoadgenSmokeTest, RunsAndReports) {
               "--mix=movers=40,shooters=20,idlers=10,vanish=10,resume=10,"
               "malformed=10",
               absl::StrCat("--ops_target=", cluster->ops_address()),
+              absl::StrCat("--ops_token_file=", cluster->reader_token_file()),
               "--ops_rate=20", "--json"};
   ASSERT_OK_AND_ASSIGN(auto loadgen, Process::Start(run));
   ASSERT_OK_AND_ASSIGN(ExitStatus exit,

@@ -25,8 +25,10 @@ const std::set<std::string>& BooleanFlags() {
 }
 
 const std::set<std::string>& GlobalFlags() {
-  static const auto* const flags =
-      new std::set<std::string>{"target", "deadline", "json", "help"};
+  static const auto* const flags = new std::set<std::string>{
+      "target",       "deadline",       "json",        "help",
+      "token",        "token_file",     "tls_ca_file", "tls_cert_file",
+      "tls_key_file", "tls_server_name"};
   return *flags;
 }
 
@@ -124,6 +126,23 @@ absl::Status ApplyFlag(const Flag& flag, Command& command,
     absl::StatusOr<bool> json = ParseBool(flag);
     if (!json.ok()) return json.status();
     command.json = *json;
+    return absl::OkStatus();
+  }
+  CredentialArgs& credentials = command.credentials;
+  const std::pair<const char*, std::string*> credential_flags[] = {
+      {"token", &credentials.token},
+      {"token_file", &credentials.token_file},
+      {"tls_ca_file", &credentials.tls_ca_file},
+      {"tls_cert_file", &credentials.tls_cert_file},
+      {"tls_key_file", &credentials.tls_key_file},
+      {"tls_server_name", &credentials.tls_server_name},
+  };
+  for (const auto& [flag_name, value] : credential_flags) {
+    if (name != flag_name) continue;
+    if (flag.value.empty()) {
+      return Usage(absl::StrCat("--", name, " must not be empty"));
+    }
+    *value = flag.value;
     return absl::OkStatus();
   }
 
@@ -231,6 +250,13 @@ absl::Status ApplyFlag(const Flag& flag, Command& command,
 // Checks that need every flag: required flags and exclusive keys.
 absl::Status Validate(Command& command, std::vector<std::string>& positional,
                       const std::set<std::string>& get_keys) {
+  const CredentialArgs& credentials = command.credentials;
+  if (!credentials.token.empty() && !credentials.token_file.empty()) {
+    return Usage("give --token or --token_file, not both");
+  }
+  if (credentials.tls_cert_file.empty() != credentials.tls_key_file.empty()) {
+    return Usage("--tls_cert_file and --tls_key_file go together");
+  }
   const auto no_positional = [&]() -> absl::Status {
     if (!positional.empty()) {
       return Usage(
@@ -298,8 +324,9 @@ int ExitCodeFor(grpc::StatusCode code) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return kExitUnavailable;
     case grpc::StatusCode::PERMISSION_DENIED:
-    case grpc::StatusCode::UNAUTHENTICATED:
       return kExitPermission;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return kExitUnauthenticated;
     default:
       return kExitError;
   }
@@ -479,6 +506,19 @@ Subcommands:
 
 Global flags:
   --target HOST:PORT  the service's ops address (default localhost:7781)
+  --token_file PATH   file holding the ops bearer token (one line)
+  --token TOKEN       the token itself (visible to other local users in the
+                      process list; prefer --token_file or GSS_OPS_TOKEN)
+                      Without either, the token comes from $GSS_OPS_TOKEN.
+                      Readers may list, get, watch and info; evict needs an
+                      admin token. health needs none.
+  --tls_ca_file PATH  speak TLS, trusting these CA certificates (PEM)
+  --tls_cert_file PATH, --tls_key_file PATH
+                      this client's certificate and key, for a service that
+                      requires client certificates (mTLS); implies TLS
+  --tls_server_name NAME
+                      the name the service's certificate must carry, when not
+                      the target's host (e.g. through kubectl port-forward)
   --deadline D        deadline of every call (default 5s); watch uses it
                       only to connect
   --json              print JSON for scripts (proto field names): one
@@ -495,7 +535,9 @@ Exit codes:
   3  not found (NOT_FOUND)
   4  invalid argument (INVALID_ARGUMENT), e.g. a malformed session id
   5  service unreachable or too slow (UNAVAILABLE, DEADLINE_EXCEEDED)
-  6  not allowed (PERMISSION_DENIED, UNAUTHENTICATED)
+  6  not allowed: the token's role may not do this (PERMISSION_DENIED)
+  7  not authenticated: no token, or one the service does not know
+     (UNAUTHENTICATED)
 )";
 }
 

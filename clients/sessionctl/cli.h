@@ -25,6 +25,7 @@ inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitInvalidArgument = 4;
 inline constexpr int kExitUnavailable = 5;
 inline constexpr int kExitPermission = 6;
+inline constexpr int kExitUnauthenticated = 7;
 
 // The exit code for a call that ended with `code`.
 int ExitCodeFor(grpc::StatusCode code);
@@ -74,10 +75,22 @@ struct MintTokenArgs {
   absl::Duration ttl = absl::Hours(1);
 };
 
+// How sessionctl proves who it is to the ops API.
+struct CredentialArgs {
+  // At most one of token and token_file; neither: $GSS_OPS_TOKEN.
+  std::string token;
+  std::string token_file;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
+};
+
 struct Command {
   Subcommand subcommand = Subcommand::kHelp;
   // Global flags.
   std::string target = "localhost:7781";
+  CredentialArgs credentials;
   absl::Duration deadline = absl::Seconds(5);
   bool json = false;
   // The arguments of `subcommand`; only its own member is meaningful.

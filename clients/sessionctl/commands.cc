@@ -2,12 +2,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "clients/ops_channel/ops_channel.h"
 #include "clients/sessionctl/format.h"
 #include "clients/sessionctl/token.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -25,6 +27,12 @@ class Runner {
       : command_(command), out_(out), err_(err) {}
 
   int Run(CancelHook* cancel) {
+    if (command_.subcommand != Subcommand::kHelp &&
+        command_.subcommand != Subcommand::kMintToken) {
+      if (absl::Status status = Connect(); !status.ok()) {
+        return FailLocal(status.message());
+      }
+    }
     switch (command_.subcommand) {
       case Subcommand::kHelp:
         out_ << HelpText();
@@ -48,18 +56,39 @@ class Runner {
   }
 
  private:
-  std::shared_ptr<grpc::Channel> Channel() {
-    if (channel_ == nullptr) {
-      channel_ = grpc::CreateChannel(command_.target,
-                                     grpc::InsecureChannelCredentials());
+  // The token (flag, file or environment) and the channel (TLS files read).
+  absl::Status Connect() {
+    const CredentialArgs& args = command_.credentials;
+    OpsClientOptions options{.token = args.token,
+                             .tls_ca_file = args.tls_ca_file,
+                             .tls_cert_file = args.tls_cert_file,
+                             .tls_key_file = args.tls_key_file,
+                             .tls_server_name = args.tls_server_name};
+    if (options.token.empty() && !args.token_file.empty()) {
+      absl::StatusOr<std::string> token = ReadOpsTokenFile(args.token_file);
+      if (!token.ok()) return token.status();
+      options.token = *std::move(token);
     }
-    return channel_;
+    if (options.token.empty()) {
+      if (const char* token = std::getenv(kOpsTokenEnv); token != nullptr) {
+        options.token = token;
+      }
+    }
+    token_ = options.token;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        CreateOpsChannel(command_.target, options);
+    if (!channel.ok()) return channel.status();
+    channel_ = *std::move(channel);
+    return absl::OkStatus();
   }
+  std::shared_ptr<grpc::Channel> Channel() { return channel_; }
   std::unique_ptr<ops::v1::SessionInspection::Stub> Ops() {
     return ops::v1::SessionInspection::NewStub(Channel());
   }
+  // The deadline and the token of one call.
   void SetDeadline(grpc::ClientContext& context) const {
     context.set_deadline(absl::ToChronoTime(absl::Now() + command_.deadline));
+    AddOpsToken(context, token_);
   }
 
   int Fail(const grpc::Status& status, absl::string_view subject = "") {
@@ -188,6 +217,7 @@ class Runner {
     request.set_include_snapshot(args.snapshot);
     auto stub = Ops();
     grpc::ClientContext context;
+    AddOpsToken(context, token_);
     bool stopped_by_us = false;
     if (cancel != nullptr) cancel->Set([&context] { context.TryCancel(); });
     std::unique_ptr<grpc::ClientReader<ops::v1::WatchSessionsResponse>> reader =
@@ -252,6 +282,7 @@ class Runner {
   std::ostream& out_;
   std::ostream& err_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::string token_;
 };
 
 }  // namespace

@@ -272,6 +272,14 @@ std::string FormatCallError(const grpc::Status& status,
       what = absl::StrCat(target, " did not answer within ",
                           absl::FormatDuration(deadline));
       break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      what = absl::StrCat("not authenticated: ", status.error_message(),
+                          "; give a token with --token_file, --token or "
+                          "GSS_OPS_TOKEN");
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      what = absl::StrCat("permission denied: ", status.error_message());
+      break;
     default:
       what = status.error_message().empty() ? "the call failed"
                                             : status.error_message();

@@ -1,5 +1,6 @@
 // End-to-end: the sessionctl binary against a real session service and
-// gateway: every subcommand, its error paths and exit codes, and mint-token.
+// gateway: every subcommand, its error paths and exit codes, mint-token, and
+// the ops credentials (tokens and roles, TLS and mTLS).
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "session_service/test_certs.h"
 #include "tests/support/cluster.h"
 #include "tests/support/game_test_client.h"
 #include "tests/support/ops_client.h"
@@ -75,9 +77,11 @@ class SessionctlTest : public ::testing::Test {
  protected:
   void SetUp() override { log_dir_ = MakeTestTempDir("sessionctl"); }
 
-  void StartCluster(std::vector<std::string> service_flags = {}) {
+  void StartCluster(std::vector<std::string> service_flags = {},
+                    OpsClientOptions ops_tls = {}) {
     ClusterOptions options;
     options.service_flags = std::move(service_flags);
+    options.ops_tls = std::move(ops_tls);
     absl::StatusOr<std::unique_ptr<Cluster>> cluster =
         Cluster::Start(std::move(options));
     ASSERT_TRUE(cluster.ok()) << cluster.status();
@@ -85,15 +89,21 @@ class SessionctlTest : public ::testing::Test {
   }
 
   // sessionctl with `args` (--target added when a cluster runs and the
-  // arguments name none).
+  // arguments name none; so is the admin token file unless the arguments
+  // give a token or `with_token_` is off).
   absl::StatusOr<std::unique_ptr<Process>> Spawn(
       std::vector<std::string> args) {
     bool has_target = false;
+    bool has_token = false;
     for (const std::string& arg : args) {
       has_target |= absl::StartsWith(arg, "--target");
+      has_token |= absl::StartsWith(arg, "--token");
     }
     if (!has_target && cluster_ != nullptr) {
       args.insert(args.begin(), "--target=" + cluster_->ops_address());
+    }
+    if (!has_token && with_token_ && cluster_ != nullptr) {
+      args.insert(args.begin(), "--token_file=" + cluster_->admin_token_file());
     }
     return Process::Start({SessionctlBinary(), std::move(args), log_dir_,
                            absl::StrCat("sessionctl_", ++runs_)});
@@ -136,8 +146,27 @@ class SessionctlTest : public ::testing::Test {
     return client;
   }
 
+  // Waits for a line of the service's stderr that has every one of `parts`.
+  bool ServiceLogHas(const std::vector<std::string>& parts) {
+    return WaitFor(
+        [&] {
+          for (absl::string_view line :
+               absl::StrSplit(cluster_->service()->ReadStderr(), '\n')) {
+            if (std::all_of(parts.begin(), parts.end(),
+                            [&](const std::string& part) {
+                              return absl::StrContains(line, part);
+                            })) {
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(10), absl::Milliseconds(20));
+  }
+
   std::string log_dir_;
   int runs_ = 0;
+  bool with_token_ = true;
   std::unique_ptr<Cluster> cluster_;
 };
 
@@ -424,6 +453,111 @@ TEST_F(SessionctlTest, MintedTokenLogsIn) {
   ASSERT_EQ(response.sessions_size(), 1) << listed;
   EXPECT_EQ(response.sessions(0).player_id(), "carol");
   EXPECT_EQ(response.sessions(0).role(), "scout");
+}
+
+}  // namespace
+}  // namespace gss::testing
+
+namespace gss::testing {
+namespace {
+
+TEST_F(SessionctlTest, TokensAndRolesDecideWhatItMayDo) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  game::v1::Welcome welcome;
+  ASSERT_OK_AND_ASSIGN(auto player, LoggedIn("mallory", &welcome));
+  const std::string reader = "--token_file=" + cluster_->reader_token_file();
+
+  with_token_ = false;
+  CliResult result = Cli({"info"});
+  EXPECT_EQ(result.exit_code, 7) << result;
+  EXPECT_THAT(result.err, HasSubstr("sessionctl: not authenticated: "));
+  EXPECT_THAT(result.err, HasSubstr("(UNAUTHENTICATED)"));
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+      << result;
+  result = Cli({"list", "--token=not-a-token-the-service-knows"});
+  EXPECT_EQ(result.exit_code, 7) << result;
+  EXPECT_THAT(result.err, HasSubstr("unknown ops token"));
+  // Health stays open for probes.
+  result = Cli({"health"});
+  EXPECT_EQ(result.exit_code, 0) << result;
+  // The environment variable, when no flag gives a token.
+  ASSERT_EQ(setenv("GSS_OPS_TOKEN", cluster_->reader_token().c_str(), 1), 0);
+  result = Cli({"info"});
+  unsetenv("GSS_OPS_TOKEN");
+  EXPECT_EQ(result.exit_code, 0) << result;
+  result = Cli({"info", "--token_file=/nonexistent/token"});
+  EXPECT_EQ(result.exit_code, 1) << result;
+  EXPECT_THAT(result.err, HasSubstr("cannot read token file"));
+
+  // A reader looks; evicting is refused and leaves the session.
+  EXPECT_EQ(Cli({"list", reader}).exit_code, 0);
+  EXPECT_EQ(Cli({"get", "--player", "mallory", reader}).exit_code, 0);
+  result = Cli({"evict", welcome.session_id(), "--reason", "griefing", reader});
+  EXPECT_EQ(result.exit_code, 6) << result;
+  EXPECT_THAT(result.err, HasSubstr("sessionctl: permission denied: "));
+  EXPECT_THAT(result.err, HasSubstr("\"e2e-reader\" has the reader role"));
+  ASSERT_OK_AND_ASSIGN(ops::v1::Session still,
+                       cluster_->ops().GetSession(welcome.session_id()));
+  EXPECT_EQ(still.state(), ops::v1::SESSION_STATE_ACTIVE);
+
+  // An admin evicts; the audit line names the principal.
+  with_token_ = true;
+  result = Cli({"evict", welcome.session_id(), "--reason", "griefing"});
+  EXPECT_EQ(result.exit_code, 0) << result;
+  EXPECT_TRUE(
+      ServiceLogHas({"audit: evict session=" + welcome.session_id(),
+                     "player=\"mallory\"", "by=\"e2e-admin\"", "role=admin",
+                     "reason=\"griefing\"", "result=evicted"}))
+      << cluster_->LogTails();
+  EXPECT_TRUE(ServiceLogHas({"audit: denied", "EvictSession", "e2e-reader"}));
+}
+
+TEST_F(SessionctlTest, TlsAndClientCertificates) {
+  ASSERT_OK_AND_ASSIGN(TestCa server_ca, TestCa::Create("server-ca"));
+  ASSERT_OK_AND_ASSIGN(TestCa client_ca, TestCa::Create("client-ca"));
+  ASSERT_OK_AND_ASSIGN(CertAndKey server, server_ca.Issue("ops-server"));
+  ASSERT_OK_AND_ASSIGN(CertAndKey client, client_ca.Issue("ops-cli"));
+  const auto path = [&](const std::string& name) {
+    return absl::StrCat(log_dir_, "/", name);
+  };
+  for (const auto& [name, contents] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"server-ca.pem", server_ca.cert_pem()},
+           {"client-ca.pem", client_ca.cert_pem()},
+           {"server.pem", server.cert_pem},
+           {"server.key", server.key_pem},
+           {"client.pem", client.cert_pem},
+           {"client.key", client.key_pem}}) {
+    ASSERT_OK(WriteTestFile(path(name), contents));
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster({"--ops_tls_cert_file=" + path("server.pem"),
+                    "--ops_tls_key_file=" + path("server.key"),
+                    "--ops_tls_client_ca_file=" + path("client-ca.pem")},
+                   OpsClientOptions{.tls_ca_file = path("server-ca.pem"),
+                                    .tls_cert_file = path("client.pem"),
+                                    .tls_key_file = path("client.key")}));
+  const std::string ca = "--tls_ca_file=" + path("server-ca.pem");
+  const std::string cert = "--tls_cert_file=" + path("client.pem");
+  const std::string key = "--tls_key_file=" + path("client.key");
+
+  CliResult result = Cli({"info", "--deadline=2s"});  // Plaintext.
+  EXPECT_EQ(result.exit_code, 5) << result;
+  result = Cli({"info", "--deadline=2s", ca});  // No client certificate.
+  EXPECT_EQ(result.exit_code, 5) << result;
+  result = Cli({"info", ca, cert, key});
+  EXPECT_EQ(result.exit_code, 0) << result;
+  EXPECT_THAT(result.out, HasSubstr("gateways:  1"));
+  result = Cli({"info", "--tls_server_name=localhost", ca, cert, key});
+  EXPECT_EQ(result.exit_code, 0) << result;
+
+  game::v1::Welcome welcome;
+  ASSERT_OK_AND_ASSIGN(auto player, LoggedIn("trent", &welcome));
+  result = Cli({"evict", welcome.session_id(), "--reason=tls", ca, cert, key});
+  EXPECT_EQ(result.exit_code, 0) << result;
+  EXPECT_TRUE(ServiceLogHas(
+      {"audit: evict", "by=\"e2e-admin\"", "CN=ops-cli", "reason=\"tls\""}))
+      << cluster_->LogTails();
 }
 
 }  // namespace

@@ -68,6 +68,34 @@ TEST(ParseTest, ListFilters) {
   EXPECT_TRUE(command->list.all);
 }
 
+TEST(ParseTest, CredentialFlagsAreGlobal) {
+  absl::StatusOr<Command> command =
+      Parse({"--token_file", "/t", "evict", "0001000000000001", "--reason=x",
+             "--tls-ca-file=/ca.pem", "--tls_cert_file", "/c.pem",
+             "--tls_key_file=/c.key", "--tls_server_name", "ops.example"});
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_EQ(command->credentials.token_file, "/t");
+  EXPECT_EQ(command->credentials.token, "");
+  EXPECT_EQ(command->credentials.tls_ca_file, "/ca.pem");
+  EXPECT_EQ(command->credentials.tls_cert_file, "/c.pem");
+  EXPECT_EQ(command->credentials.tls_key_file, "/c.key");
+  EXPECT_EQ(command->credentials.tls_server_name, "ops.example");
+  command = Parse({"info", "--token=abc"});
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_EQ(command->credentials.token, "abc");
+
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"info", "--token=a", "--token_file=/t"},
+           {"info", "--tls_cert_file=/c.pem"},
+           {"info", "--tls_key_file=/c.key"},
+           {"info", "--token="},
+       }) {
+    absl::StatusOr<Command> refused = Parse(args);
+    EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << args.back();
+  }
+}
+
 TEST(ParseTest, GetKeys) {
   absl::StatusOr<Command> command = Parse({"get", "--session", "00ab"});
   ASSERT_TRUE(command.ok()) << command.status();
@@ -173,7 +201,7 @@ TEST(ExitCodeTest, MapsStatusCodes) {
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAVAILABLE), 5);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::DEADLINE_EXCEEDED), 5);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::PERMISSION_DENIED), 6);
-  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAUTHENTICATED), 6);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAUTHENTICATED), 7);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::INTERNAL), 1);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::FAILED_PRECONDITION), 1);
   EXPECT_EQ(kExitUsage, 2);
@@ -197,6 +225,16 @@ TEST(FormatCallErrorTest, OneLineWithCode) {
       FormatCallError(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "late"),
                       "", "h:1", absl::Milliseconds(500)),
       "sessionctl: h:1 did not answer within 500ms (DEADLINE_EXCEEDED)");
+  EXPECT_EQ(FormatCallError(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                         "unknown ops token"),
+                            "", "h:1", absl::Seconds(5)),
+            "sessionctl: not authenticated: unknown ops token; give a token "
+            "with --token_file, --token or GSS_OPS_TOKEN (UNAUTHENTICATED)");
+  EXPECT_EQ(FormatCallError(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                         "\"bob\" has the reader role"),
+                            "session x", "h:1", absl::Seconds(5)),
+            "sessionctl: permission denied: \"bob\" has the reader role "
+            "(PERMISSION_DENIED)");
 }
 
 TEST(DescribeKeyTest, NamesTheKey) {

@@ -3,7 +3,7 @@
 # chart with a real helm, then checks on the rendered manifests (plain bash,
 # grep and awk): kinds, the sidecar, ports and protocols, gRPC probes, drain
 # timing, resources, security context, ConfigMap flags, the Secret and the
-# ServiceMonitor guard.
+# ServiceMonitor guard, and the ops API's tokens and TLS.
 set -uo pipefail
 helm=${1:?usage: helm_chart_test.sh HELM CHART_DIR}
 chart=${2:?usage: helm_chart_test.sh HELM CHART_DIR}
@@ -56,6 +56,8 @@ render() {  # render OUTFILE ARGS...
 check "helm lint (strict)" "$helm" lint --strict "$chart"
 check "helm lint with jwt values" "$helm" lint --strict "$chart" \
   --set auth.authenticator=jwt --set auth.jwt.existingSecret=jwt-key
+check "helm lint with ops TLS values" "$helm" lint --strict "$chart" \
+  --set opsAuth.tls.secretName=ops-tls --set opsAuth.tls.requireClientCert=true
 
 # --- default values -----------------------------------------------------------
 def="$out/default.yaml"
@@ -147,6 +149,13 @@ for flag in '--link_address=127.0.0.1:7780' '--ops_address=0.0.0.0:7781' \
     '--metrics_address=0.0.0.0:9465'; do
   check "ConfigMap has $flag" has "$cm" "^    ${flag//./\\.}\$"
 done
+for flag in '--ops_auth=tokens' '--ops_tokens_file=/etc/gss/ops-tokens/tokens' \
+    '--ops_tokens_reload_interval=10s'; do
+  check "ConfigMap has $flag" has "$cm" "^    ${flag//./\\.}\$"
+done
+check "no ops TLS by default" bash -c '! grep -q -- "--ops_tls_" <<<"$1"' _ "$cm"
+check "ops tokens Secret mounted" has "$svc" 'mountPath: /etc/gss/ops-tokens$'
+check "ops tokens volume from the default Secret" has "$sts" 'secretName: gs-game-session-ops-tokens$'
 pdb=$(doc "$def" PodDisruptionBudget gs-game-session)
 check "PDB maxUnavailable 1" has "$pdb" 'maxUnavailable: 1$'
 
@@ -179,12 +188,51 @@ else
   fail "helm template (jwt): $(cat "$jwt.err")"
 fi
 
+# --- ops TLS with client certificates, tokens from a named Secret ------------
+tls="$out/tls.yaml"
+if render "$tls" --set opsAuth.tls.secretName=ops-tls \
+    --set opsAuth.tls.requireClientCert=true \
+    --set opsAuth.tokens.secretName=my-ops-tokens --set opsAuth.tokens.secretKey=ops.tokens; then
+  ok
+  cm=$(doc "$tls" ConfigMap gs-game-session)
+  for flag in '--ops_tls_cert_file=/etc/gss/ops-tls/tls.crt' \
+      '--ops_tls_key_file=/etc/gss/ops-tls/tls.key' \
+      '--ops_tls_client_ca_file=/etc/gss/ops-tls/ca.crt' \
+      '--health_address=0.0.0.0:7782' \
+      '--ops_tokens_file=/etc/gss/ops-tokens/ops.tokens'; do
+    check "TLS ConfigMap has $flag" has "$cm" "^    ${flag//./\\.}\$"
+  done
+  sts=$(doc "$tls" StatefulSet gs-game-session)
+  svc=$(container "$sts" session-service)
+  b=$(port_block "$svc" health-grpc)
+  check "health port 7782/TCP with TLS" has "$b" 'containerPort: 7782'
+  for probe in startupProbe readinessProbe livenessProbe; do
+    b=$(after "$svc" "^          $probe:" 2)
+    check "TLS: $probe on the plaintext health port" has "$b" 'port: 7782$'
+  done
+  check "TLS Secret mounted" has "$svc" 'mountPath: /etc/gss/ops-tls$'
+  check "TLS volume from the Secret" has "$sts" 'secretName: ops-tls$'
+  check "tokens volume from the named Secret" has "$sts" 'secretName: my-ops-tokens$'
+else
+  fail "helm template (ops TLS): $(cat "$tls.err")"
+fi
+none="$out/none.yaml"
+if render "$none" --set opsAuth.mode=none; then
+  ok
+  check "opsAuth none flag" has "$(doc "$none" ConfigMap gs-game-session)" '^    --ops_auth=none$'
+  check "opsAuth none mounts no tokens" bash -c '! grep -q "ops-tokens" <<<"$1"' _ "$(doc "$none" StatefulSet gs-game-session)"
+else
+  fail "helm template (ops none): $(cat "$none.err")"
+fi
+
 # A ServiceMonitor is never rendered without the CRD, even when enabled.
 render "$out/nocrd.yaml" --set serviceMonitor.enabled=true --set prometheusRule.enabled=true
 check "no ServiceMonitor/PrometheusRule without the CRD" \
   test "$(grep -cE '^kind: (ServiceMonitor|PrometheusRule)$' "$out/nocrd.yaml")" = 0
 # Refused values.
 check "jwt without a key is refused" bash -c '! "$1" template gs "$2" --set auth.authenticator=jwt >/dev/null 2>&1' _ "$helm" "$chart"
+check "an unknown ops auth mode is refused" bash -c '! "$1" template gs "$2" --set opsAuth.mode=open >/dev/null 2>&1' _ "$helm" "$chart"
+check "client certificates without TLS are refused" bash -c '! "$1" template gs "$2" --set opsAuth.tls.requireClientCert=true >/dev/null 2>&1' _ "$helm" "$chart"
 check "an unknown authenticator is refused" bash -c '! "$1" template gs "$2" --set auth.authenticator=none >/dev/null 2>&1' _ "$helm" "$chart"
 
 echo "$passed passed, $failed failed"

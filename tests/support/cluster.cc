@@ -4,11 +4,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <utility>
 
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -40,6 +44,22 @@ std::vector<std::string> MergeFlags(
   return flags;
 }
 
+// A token as an operator would make one (openssl rand -hex 16).
+std::string RandomToken(absl::string_view prefix) {
+  absl::BitGen random;
+  std::string bytes(16, '\0');
+  for (char& c : bytes) c = static_cast<char>(absl::Uniform<uint8_t>(random));
+  return absl::StrCat(prefix, absl::BytesToHexString(bytes));
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream file(path, std::ios::trunc);
+  file << contents;
+  file.close();
+  if (!file) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string SessionServiceBinary() {
@@ -57,7 +77,9 @@ Cluster::Cluster(ClusterOptions options)
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
     ClusterOptions options) {
   auto cluster = std::unique_ptr<Cluster>(new Cluster(std::move(options)));
-  absl::Status started = cluster->StartService();
+  absl::Status started = cluster->WriteOpsTokens();
+  if (!started.ok()) return started;
+  started = cluster->StartService();
   if (!started.ok()) return started;
   if (cluster->options_.start_gateway) {
     started = cluster->StartGateway();
@@ -88,6 +110,25 @@ Cluster::~Cluster() {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
+}
+
+absl::Status Cluster::WriteOpsTokens() {
+  admin_token_ = RandomToken("admin-");
+  reader_token_ = RandomToken("reader-");
+  ops_tokens_file_ = absl::StrCat(dir_, "/ops.tokens");
+  for (const auto& [path, contents] :
+       std::vector<std::pair<std::string, std::string>>{
+           {ops_tokens_file_,
+            absl::StrCat("# role principal token\nadmin ", kClusterAdmin, " ",
+                         admin_token_, "\nreader ", kClusterReader, " ",
+                         reader_token_, "\n")},
+           {admin_token_file(), admin_token_ + "\n"},
+           {reader_token_file(), reader_token_ + "\n"}}) {
+    if (absl::Status status = WriteFile(path, contents); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string Cluster::ops_address() const {
@@ -135,13 +176,17 @@ absl::Status Cluster::StartService(
   std::vector<std::string> extras = options_.service_flags;
   extras.insert(extras.end(), extra_flags.begin(), extra_flags.end());
   // A restart keeps the link port: the gateway is configured with it.
-  const std::vector<std::pair<std::string, std::string>> defaults = {
+  std::vector<std::pair<std::string, std::string>> defaults = {
       {"link_address", absl::StrCat("127.0.0.1:", link_port_)},
       {"ops_address", "127.0.0.1:0"},
       {"metrics_address", "127.0.0.1:0"},
       {"port_file", port_file},
       {"authenticator", "dev"},
   };
+  // The ops API checks tokens, as in production, unless the test opens it.
+  const bool ops_open = std::find(extras.begin(), extras.end(),
+                                  "--ops_auth=none") != extras.end();
+  if (!ops_open) defaults.emplace_back("ops_tokens_file", ops_tokens_file_);
   Process::Options process_options{
       .binary = SessionServiceBinary(),
       .args = MergeFlags(defaults, extras),
@@ -161,7 +206,9 @@ absl::Status Cluster::StartService(
   link_port_ = ports->at("link");
   ops_port_ = ports->at("ops");
   service_metrics_port_ = ports->contains("metrics") ? ports->at("metrics") : 0;
-  ops_ = std::make_unique<OpsClient>(ops_address());
+  OpsClientOptions credentials = options_.ops_tls;
+  credentials.token = ops_open ? "" : admin_token_;
+  ops_ = std::make_unique<OpsClient>(ops_address(), std::move(credentials));
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 // One session_service and one gateway on loopback with OS-chosen ports, the
-// gateway wired to the service's link port; either can be restarted.
+// gateway wired to the service's link port; either can be restarted. The
+// service's ops API checks tokens from a file the cluster writes.
 #ifndef TESTS_SUPPORT_CLUSTER_H_
 #define TESTS_SUPPORT_CLUSTER_H_
 
@@ -38,7 +39,14 @@ struct ClusterOptions {
   absl::Duration startup_timeout = absl::Seconds(20);
   // After starting, wait until the service reports the gateway attached.
   bool wait_for_attach = true;
+  // TLS files for the cluster's own ops client, when the service flags turn
+  // TLS on (the token is always the cluster's admin token).
+  OpsClientOptions ops_tls;
 };
+
+// The principals of the tokens file every cluster writes.
+inline constexpr char kClusterAdmin[] = "e2e-admin";
+inline constexpr char kClusterReader[] = "e2e-reader";
 
 class Cluster {
  public:
@@ -60,8 +68,18 @@ class Cluster {
   int game_port() const { return game_port_; }
   int gateway_metrics_port() const { return gateway_metrics_port_; }
   std::string ops_address() const;
-  // A client for the current service instance (recreated on restart).
+  // A client for the current service instance (recreated on restart), with
+  // the admin token.
   OpsClient& ops() { return *ops_; }
+
+  // The ops tokens file passed as --ops_tokens_file (unless a test gives
+  // --ops_auth=none), its two tokens, and files holding one token each (for
+  // sessionctl --token_file).
+  const std::string& ops_tokens_file() const { return ops_tokens_file_; }
+  const std::string& admin_token() const { return admin_token_; }
+  const std::string& reader_token() const { return reader_token_; }
+  std::string admin_token_file() const { return dir_ + "/admin.token"; }
+  std::string reader_token_file() const { return dir_ + "/reader.token"; }
 
   // Starts a service (after a stop) on the same link port, so the gateway
   // finds it again; ops and metrics ports are chosen anew. `extra_flags`
@@ -84,11 +102,15 @@ class Cluster {
 
  private:
   explicit Cluster(ClusterOptions options);
+  absl::Status WriteOpsTokens();
   absl::StatusOr<std::map<std::string, int>> AwaitPortFile(
       Process& process, const std::string& path);
 
   ClusterOptions options_;
   std::string dir_;
+  std::string ops_tokens_file_;
+  std::string admin_token_;
+  std::string reader_token_;
   int service_starts_ = 0;
   int gateway_starts_ = 0;
   std::unique_ptr<Process> service_;

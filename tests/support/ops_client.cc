@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "tests/support/process.h"
 
 namespace gss::testing {
@@ -17,26 +18,36 @@ absl::Status FromGrpc(const grpc::Status& status) {
                       status.error_message());
 }
 
-OpsClient::OpsClient(const std::string& address, absl::Duration timeout)
-    : address_(address), timeout_(timeout) {
+OpsClient::OpsClient(const std::string& address, OpsClientOptions credentials,
+                     absl::Duration timeout)
+    : address_(address),
+      credentials_(std::move(credentials)),
+      timeout_(timeout) {
   grpc::ChannelArguments arguments;
   // Tests restart processes: reconnect quickly instead of backing off.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  channel_ = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), arguments);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateOpsChannel(address, credentials_, arguments);
+  // Only unreadable TLS files fail here; the calls then fail with the reason.
+  channel_ = channel.ok()
+                 ? *std::move(channel)
+                 : grpc::CreateChannel("unix:/nonexistent",
+                                       grpc::InsecureChannelCredentials());
+  if (!channel.ok()) ADD_FAILURE() << channel.status();
   stub_ = ops::v1::SessionInspection::NewStub(channel_);
   health_stub_ = grpc::health::v1::Health::NewStub(channel_);
 }
 
-void OpsClient::SetDeadline(grpc::ClientContext& context) const {
+void OpsClient::Prepare(grpc::ClientContext& context) const {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  AddOpsToken(context, credentials_.token);
 }
 
 absl::StatusOr<ops::v1::Session> OpsClient::Get(
     const ops::v1::GetSessionRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context);
   ops::v1::Session session;
   absl::Status status =
       FromGrpc(stub_->GetSession(&context, request, &session));
@@ -61,7 +72,7 @@ absl::StatusOr<ops::v1::Session> OpsClient::GetSessionByPlayer(
 absl::StatusOr<ops::v1::ListSessionsResponse> OpsClient::ListSessions(
     const ops::v1::ListSessionsRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context);
   ops::v1::ListSessionsResponse response;
   absl::Status status =
       FromGrpc(stub_->ListSessions(&context, request, &response));
@@ -72,7 +83,7 @@ absl::StatusOr<ops::v1::ListSessionsResponse> OpsClient::ListSessions(
 absl::StatusOr<ops::v1::EvictSessionResponse> OpsClient::EvictSession(
     const std::string& session_id, const std::string& reason) {
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context);
   ops::v1::EvictSessionRequest request;
   request.set_session_id(session_id);
   request.set_reason(reason);
@@ -85,7 +96,7 @@ absl::StatusOr<ops::v1::EvictSessionResponse> OpsClient::EvictSession(
 
 absl::StatusOr<ops::v1::ServerInfo> OpsClient::GetServerInfo() {
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context);
   ops::v1::ServerInfo info;
   absl::Status status = FromGrpc(
       stub_->GetServerInfo(&context, ops::v1::GetServerInfoRequest(), &info));
@@ -96,7 +107,7 @@ absl::StatusOr<ops::v1::ServerInfo> OpsClient::GetServerInfo() {
 absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
 OpsClient::CheckHealth(const std::string& service) {
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
@@ -111,6 +122,7 @@ std::unique_ptr<SessionWatch> OpsClient::Watch(
   auto watch = std::make_unique<SessionWatch>();
   // Streams live as long as the test wants; only connecting is bounded.
   watch->context().set_wait_for_ready(true);
+  AddOpsToken(watch->context(), credentials_.token);
   watch->Start(stub_->WatchSessions(&watch->context(), request));
   return watch;
 }
@@ -120,6 +132,7 @@ std::unique_ptr<HealthWatch> OpsClient::WatchHealth(
   auto watch = std::make_unique<HealthWatch>();
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
+  AddOpsToken(watch->context(), credentials_.token);
   watch->Start(health_stub_->Watch(&watch->context(), request));
   return watch;
 }

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "clients/ops_channel/ops_channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gss/ops/v1/ops.grpc.pb.h"
 
@@ -114,8 +115,10 @@ using HealthWatch = StreamCollector<grpc::health::v1::HealthCheckResponse>;
 
 class OpsClient {
  public:
-  // `address` is host:port of the service's ops listener.
+  // `address` is host:port of the service's ops listener; every call carries
+  // the credentials of `credentials` (token, TLS files).
   explicit OpsClient(const std::string& address,
+                     OpsClientOptions credentials = {},
                      absl::Duration timeout = absl::Seconds(5));
 
   const std::string& address() const { return address_; }
@@ -158,9 +161,11 @@ class OpsClient {
                             absl::Duration timeout);
 
  private:
-  void SetDeadline(grpc::ClientContext& context) const;
+  // Deadline and token.
+  void Prepare(grpc::ClientContext& context) const;
 
   std::string address_;
+  OpsClientOptions credentials_;
   absl::Duration timeout_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ops::v1::SessionInspection::Stub> stub_;

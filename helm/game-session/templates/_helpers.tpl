@@ -51,3 +51,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "game-session.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{/* The Secret with the ops tokens file, or "" with opsAuth.mode none. */}}
+{{- define "game-session.opsTokensSecretName" -}}
+{{- if eq .Values.opsAuth.mode "tokens" }}
+{{- default (printf "%s-ops-tokens" (include "game-session.fullname" .)) .Values.opsAuth.tokens.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* The port the probes use: the ops port, or the health port with TLS. */}}
+{{- define "game-session.probePort" -}}
+{{- if .Values.opsAuth.tls.secretName }}
+{{- .Values.ports.health }}
+{{- else }}
+{{- .Values.ports.ops }}
+{{- end }}
+{{- end }}
