@@ -1,5 +1,7 @@
 #include "session_service/gateway_link_service.h"
 
+#include <algorithm>
+#include <iostream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -26,17 +28,44 @@ class StreamCommandSink final : public CommandSink {
       : context_(context), options_(options), metrics_(std::move(metrics)) {}
 
   void Push(link::v1::PeerCommand command) override {
-    absl::MutexLock lock(&mu_);
-    if (state_ != State::kOpen) {
-      if (metrics_) metrics_->CountDroppedCommand(false);
-      return;
-    }
-    if (queue_.size() >= options_.max_queued) {
-      overflowed_ = true;
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ != State::kOpen) {
+        if (metrics_) metrics_->CountDroppedCommand(false);
+        return;
+      }
+      if (queue_.size() < options_.max_queued) {
+        queue_.push_back(std::move(command));
+        return;
+      }
       if (metrics_) metrics_->CountDroppedCommand(true);
-      return;
+      cancel = !overflowed_;
+      overflowed_ = true;
     }
-    queue_.push_back(std::move(command));
+    // At once, not by the writer: it may be the one stuck in a write.
+    if (cancel) {
+      std::cerr << "session_service: a gateway's link queue is full ("
+                << options_.max_queued << " commands); cancelling its stream\n";
+      context_->TryCancel();
+    }
+  }
+
+  // Cancels the stream when a write has been in flight longer than
+  // max_write_stall. True when it did.
+  bool CancelIfStalled(absl::Time now) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!writing_ || stall_cancelled_ ||
+          now - write_started_ < options_.max_write_stall) {
+        return false;
+      }
+      stall_cancelled_ = true;
+    }
+    std::cerr << "session_service: a write to a gateway has not completed in "
+              << options_.max_write_stall << "; cancelling its stream\n";
+    context_->TryCancel();
+    return true;
   }
 
   using Stream = grpc::ServerReaderWriter<link::v1::ServiceMessage,
@@ -65,6 +94,7 @@ class StreamCommandSink final : public CommandSink {
         } else {
           batch = TakeBatchLocked();
           writing_ = true;
+          write_started_ = absl::Now();
         }
         if (batch.empty()) {
           state_ = State::kDone;
@@ -100,6 +130,7 @@ class StreamCommandSink final : public CommandSink {
       }
       batch = TakeBatchLocked();
       writing_ = true;
+      write_started_ = absl::Now();
     }
     WriteDone(WriteBatch(stream, batch));
   }
@@ -170,14 +201,35 @@ class StreamCommandSink final : public CommandSink {
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   bool held_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;  // A Write is in flight.
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);
+  bool stall_cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 GatewayLinkService::GatewayLinkService(ServerNetworkHost& host,
                                        std::shared_ptr<ServiceMetrics> metrics,
                                        LinkOptions options)
-    : host_(host), metrics_(std::move(metrics)), options_(options) {}
+    : host_(host), metrics_(std::move(metrics)), options_(options) {
+  stall_watch_ = std::thread([this] { WatchForStalls(); });
+}
 
-GatewayLinkService::~GatewayLinkService() = default;
+GatewayLinkService::~GatewayLinkService() {
+  {
+    absl::MutexLock lock(&mu_);
+    destroying_ = true;
+  }
+  stall_watch_.join();
+}
+
+void GatewayLinkService::WatchForStalls() {
+  // Often enough that a stall is caught within a quarter of the limit.
+  const absl::Duration period = std::clamp(
+      options_.max_write_stall / 4, absl::Milliseconds(10), absl::Seconds(1));
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&destroying_), period)) {
+    const absl::Time now = absl::Now();
+    for (StreamCommandSink* sink : open_) sink->CancelIfStalled(now);
+  }
+}
 
 grpc::Status GatewayLinkService::Attach(
     grpc::ServerContext* context,

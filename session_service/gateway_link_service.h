@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -28,6 +29,11 @@ struct LinkOptions {
   // past this has its stream cancelled (and reconnects, resynchronising with
   // Hello) rather than growing the service's memory without bound.
   size_t max_queued = 1 << 16;
+  // A write to a gateway still not done after this long cancels the stream.
+  // A gateway that stops reading (frozen or broken) would otherwise hold
+  // the stream's threads in a write for ever while its peers' commands pile
+  // up; cancelled, it resynchronises with Hello when it reads again.
+  absl::Duration max_write_stall = absl::Seconds(10);
 };
 
 class StreamCommandSink;
@@ -49,12 +55,17 @@ class GatewayLinkService final : public link::v1::GatewayLink::Service {
   void Shutdown(absl::Time deadline);
 
  private:
+  // Cancels the streams whose write has stalled, until the service goes.
+  void WatchForStalls();
+
   ServerNetworkHost& host_;
   const std::shared_ptr<ServiceMetrics> metrics_;
   const LinkOptions options_;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<StreamCommandSink*> open_ ABSL_GUARDED_BY(mu_);
+  bool destroying_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread stall_watch_;
 };
 
 }  // namespace gss

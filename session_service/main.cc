@@ -81,6 +81,13 @@ ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(10),
           "After SIGTERM the process exits within this time.");
 ABSL_FLAG(absl::Duration, advance_interval, absl::Milliseconds(20),
           "How often session deadlines are evaluated.");
+ABSL_FLAG(absl::Duration, link_write_stall_timeout,
+          gss::LinkOptions().max_write_stall,
+          "A write to a gateway still not done after this long cancels its "
+          "link stream (the gateway reconnects and resynchronises).");
+ABSL_FLAG(uint64_t, link_max_queued_commands, gss::LinkOptions().max_queued,
+          "Commands queued for one gateway at most; past this its link "
+          "stream is cancelled.");
 
 // MultiSessionOptions.
 ABSL_FLAG(int32_t, instance_tag, kSessions.instance_tag,
@@ -189,6 +196,14 @@ absl::StatusOr<RuntimeOptions> OptionsFromFlags(
 
   HostOptions& host = options.host;
   host.advance_interval = absl::GetFlag(FLAGS_advance_interval);
+  options.link.max_write_stall = absl::GetFlag(FLAGS_link_write_stall_timeout);
+  options.link.max_queued = absl::GetFlag(FLAGS_link_max_queued_commands);
+  if (options.link.max_write_stall <= absl::ZeroDuration() ||
+      options.link.max_queued == 0) {
+    return absl::InvalidArgumentError(
+        "--link_write_stall_timeout and --link_max_queued_commands must be "
+        "positive");
+  }
   MultiSessionOptions& sessions = host.sessions;
   const int32_t tag = absl::GetFlag(FLAGS_instance_tag);
   if (tag < 1 || tag > 65535) {

@@ -81,8 +81,8 @@ absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
   ServerNetworkHost* host_ptr = runtime->host_.get();
   runtime->session_gauge_ = std::make_shared<SessionStateCollector>(
       [host_ptr] { return host_ptr->sessions().Counts(); });
-  runtime->link_service_ =
-      std::make_unique<GatewayLinkService>(*host_ptr, runtime->metrics_);
+  runtime->link_service_ = std::make_unique<GatewayLinkService>(
+      *host_ptr, runtime->metrics_, opts.link);
   runtime->ops_service_ = std::make_unique<SessionInspectionService>(
       *host_ptr, std::move(authorizer), std::move(audit));
   return runtime;

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "session_service/authenticator.h"
+#include "session_service/gateway_link_service.h"
 #include "session_service/metrics.h"
 #include "session_service/ops_auth.h"
 #include "session_service/ops_credentials.h"
@@ -52,6 +53,7 @@ struct RuntimeOptions {
   // Eviction audit lines and refused admin calls; null: stderr.
   AuditLog audit_log;
   HostOptions host;
+  LinkOptions link;
   // Null: the dev authenticator.
   std::shared_ptr<const Authenticator> authenticator;
   // Null: the system clock. Must outlive the runtime.
