@@ -6,7 +6,7 @@
 #
 #   fuzz/run_fuzzers.sh SECONDS [target...]      (default: every target)
 #
-# Prints per target: how long it ran, runs, execs/s, coverage and whether it
+# Prints per target: how long it ran (less than SECONDS after a crash), runs, execs/s, coverage and whether it
 # crashed. Exits non-zero when any target crashed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
@@ -22,6 +22,15 @@ all_targets=(tcp_frame_fuzzer udp_datagram_fuzzer jwt_login_fuzzer
   session_token_fuzzer link_events_fuzzer)
 targets=("$@")
 if ((${#targets[@]} == 0)); then targets=("${all_targets[@]}"); fi
+
+# -fsanitize=fuzzer links libclang_rt.fuzzer from libclang-rt-14-dev (which
+# clang-14 only recommends); libfuzzer-14-dev is not needed.
+if ! command -v clang++-14 >/dev/null ||
+  ! [[ -f $(clang++-14 -print-file-name=libclang_rt.fuzzer-x86_64.a) ]]; then
+  echo "needs clang-14 with its libFuzzer runtime:" \
+    "apt-get install clang-14 libclang-rt-14-dev" >&2
+  exit 2
+fi
 
 build="$root/build/fuzz"
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja \
@@ -42,10 +51,12 @@ for target in "${targets[@]}"; do
   log="$work/fuzz.log"
   echo "== $target: fuzzing for ${seconds}s (log: $log)"
   status=0
+  started=$SECONDS
   # The first corpus dir receives new inputs; the seeds are only read.
   "$build/fuzz/$target" "$work/corpus" "$root/fuzz/corpus/$target" \
     -max_total_time="$seconds" -artifact_prefix="$work/artifacts/" \
     -print_final_stats=1 >"$log" 2>&1 || status=$?
+  elapsed=$((SECONDS - started))
   runs=$(grep -oP '^stat::number_of_executed_units:\s*\K\d+' "$log" || echo "?")
   rate=$(grep -oP '^stat::average_exec_per_sec:\s*\K\d+' "$log" || echo "?")
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
@@ -59,7 +70,7 @@ for target in "${targets[@]}"; do
     failed=1
   fi
   summary+=("$(printf '%-22s %5ss  runs %-10s %7s exec/s  cov %-5s ft %-6s corpus %-10s %s' \
-    "$target" "$seconds" "$runs" "$rate" "$cov" "$ft" "$corpus" "$result")")
+    "$target" "$elapsed" "$runs" "$rate" "$cov" "$ft" "$corpus" "$result")")
 done
 
 echo
