@@ -97,6 +97,8 @@ void CheckSessionId(absl::string_view text) {
 void CheckPeerAddress(absl::string_view text) {
   const absl::StatusOr<PeerAddress> address = PeerAddress::Parse(text);
   if (!address.ok()) return;
+  // Only the text of an address and port is accepted: nothing is skipped.
+  for (char c : text) FUZZ_CHECK(c > 0x20 && c < 0x7f);
   FUZZ_CHECK(address->family == 4 || address->family == 6);
   if (address->family == 4) {
     for (size_t i = 4; i < address->bytes.size(); ++i) {
