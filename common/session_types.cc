@@ -116,7 +116,10 @@ absl::StatusOr<PeerAddress> PeerAddress::Parse(absl::string_view text) {
   }
   address.port = static_cast<uint16_t>(port);
   const int af = address.family == 6 ? AF_INET6 : AF_INET;
-  if (inet_pton(af, host.c_str(), address.bytes.data()) != 1) {
+  // inet_pton reads a C string: a host with a NUL would be judged by what
+  // comes before it.
+  if (host.find('\0') != std::string::npos ||
+      inet_pton(af, host.c_str(), address.bytes.data()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("address \"", text, "\" has a bad host"));
   }

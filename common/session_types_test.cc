@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace gss {
@@ -238,6 +239,17 @@ TEST(PeerAddressTest, ParseRejectsBadHosts) {
         "localhost:5", "::1:5", "[]:5", "[1.2.3.4]:5", "[::1::2]:5",
         "[zz::1]:5", "[::1:5", " 1.2.3.4:5"}) {
     SCOPED_TRACE(text);
+    absl::StatusOr<PeerAddress> parsed = PeerAddress::Parse(text);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << (parsed.ok() ? parsed->ToString() : "");
+  }
+}
+
+TEST(PeerAddressTest, ParseRejectsANulInTheHost) {
+  using std::string_literals::operator""s;
+  for (const std::string& text :
+       {"1.2.3.4\0junk:5"s, "1.2.3.4\0:5"s, "[::1\0junk]:5"s, "\0:5"s}) {
+    SCOPED_TRACE(absl::CEscape(text));
     absl::StatusOr<PeerAddress> parsed = PeerAddress::Parse(text);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
         << (parsed.ok() ? parsed->ToString() : "");

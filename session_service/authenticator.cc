@@ -147,6 +147,13 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
     return AuthResult::Refused(
         kRejectBadCredential, "the credential is not a JWT of acceptable size");
   }
+  // libjwt reads a C string, so it would verify only what comes before a NUL:
+  // a signed token followed by a NUL and anything at all would pass. No JWT
+  // contains one.
+  if (credential.find('\0') != absl::string_view::npos) {
+    return AuthResult::Refused(kRejectBadCredential,
+                               "the credential is not a well-formed JWT");
+  }
   const std::string token(credential);
   // The algorithm is judged before the signature so that a token for another
   // algorithm (none, HS512, RS256...) is named as such; libjwt would otherwise

@@ -178,6 +178,17 @@ TEST(JwtAuthenticatorTest, TamperedPayloadFailsTheSignature) {
   EXPECT_EQ(result.reason, "bad_signature");
 }
 
+TEST(JwtAuthenticatorTest, RefusesAnythingAfterANul) {
+  const std::string token = MintToken(JWT_ALG_HS256, kKey, Valid());
+  ASSERT_TRUE(Jwt()->Authenticate(token, kNow).grant.has_value());
+  for (const std::string& suffix :
+       {std::string(1, '\0'), std::string("\0{\"role\":\"admin\"}", 17)}) {
+    AuthResult result = Jwt()->Authenticate(token + suffix, kNow);
+    EXPECT_FALSE(result.grant.has_value()) << suffix.size();
+    EXPECT_EQ(result.reason, "bad_credential");
+  }
+}
+
 TEST(JwtAuthenticatorTest, KeyMustHave256Bits) {
   EXPECT_FALSE(JwtAuthenticator::Create("short").ok());
   EXPECT_FALSE(JwtAuthenticator::Create(std::string(31, 'k')).ok());
