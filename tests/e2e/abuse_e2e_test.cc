@@ -186,8 +186,10 @@ TEST(SpoofedFloodTest, UnprovenSourcesCreateNothingAndGetNoMoreThanTheySend) {
   // Bounded memory: the gateway keeps no state for an unproven source, so
   // 30,000 requests from 1,000 sources leave its footprint where it was
   // (allocator noise aside).
-  EXPECT_LT(rss_after, rss_before + (8u << 20))
-      << "before " << rss_before << " after " << rss_after;
+  if (kResidentMemoryIsMeaningful) {
+    EXPECT_LT(rss_after, rss_before + (8u << 20))
+        << "before " << rss_before << " after " << rss_after;
+  }
 
   // And the gateway still serves real players.
   ASSERT_OK_AND_ASSIGN(auto player, GameTestClient::Connect(

@@ -158,10 +158,14 @@ TEST(ChurnSoakTest, CountsAndMemoryReturnToBaseline) {
   ASSERT_OK_AND_ASSIGN(Footprint after, WaitUntilEmpty(*cluster));
   EXPECT_EQ(after.sessions, 0);
   EXPECT_EQ(after.peers, 0);
-  EXPECT_TRUE(WithinTolerance(baseline.service_rss, after.service_rss))
-      << "service RSS " << baseline.service_rss << " -> " << after.service_rss;
-  EXPECT_TRUE(WithinTolerance(baseline.gateway_rss, after.gateway_rss))
-      << "gateway RSS " << baseline.gateway_rss << " -> " << after.gateway_rss;
+  if (kResidentMemoryIsMeaningful) {
+    EXPECT_TRUE(WithinTolerance(baseline.service_rss, after.service_rss))
+        << "service RSS " << baseline.service_rss << " -> "
+        << after.service_rss;
+    EXPECT_TRUE(WithinTolerance(baseline.gateway_rss, after.gateway_rss))
+        << "gateway RSS " << baseline.gateway_rss << " -> "
+        << after.gateway_rss;
+  }
 
   // The churn was real: every way a session ends happened, many times.
   ASSERT_OK_AND_ASSIGN(auto metrics_after,
@@ -177,7 +181,9 @@ TEST(ChurnSoakTest, CountsAndMemoryReturnToBaseline) {
       delta("gss_sessions_closed_total", {{"reason", "grace_expired"}});
   const double evictions =
       delta("gss_sessions_closed_total", {{"reason", "evicted"}});
-  EXPECT_EQ(logins, rounds * kPlayersPerRound);
+  // At least one each; a UDP login repeated before its Welcome arrived is
+  // answered (and counted) again.
+  EXPECT_GE(logins, rounds * kPlayersPerRound);
   EXPECT_GT(resumes, 0);
   EXPECT_GT(grace_expired, 0);
   EXPECT_GT(evictions, 0);

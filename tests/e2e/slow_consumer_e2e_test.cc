@@ -93,8 +93,10 @@ TEST(SlowWatcherTest, LaggingWatcherLosesTheOldestAndIsToldHowMany) {
   EXPECT_LT(delivered, 3u * kPlayers);
   // 9,000 transitions held in full would be a few MB; the bound keeps the
   // growth to what the sessions themselves left behind in the allocator.
-  EXPECT_LT(rss_after, rss_before + (32u << 20))
-      << "before " << rss_before << " after " << rss_after;
+  if (kResidentMemoryIsMeaningful) {
+    EXPECT_LT(rss_after, rss_before + (32u << 20))
+        << "before " << rss_before << " after " << rss_after;
+  }
   // The service carries on.
   ASSERT_OK(cluster->ops().GetServerInfo());
 }
@@ -171,8 +173,10 @@ void DeafGatewayIsCutOff(const std::vector<std::string>& service_flags,
       absl::Seconds(10)));
   ASSERT_OK_AND_ASSIGN(uint64_t rss_after,
                        ResidentBytes(cluster->service()->pid()));
-  EXPECT_LT(rss_after, rss_before + (64u << 20))
-      << "before " << rss_before << " after " << rss_after;
+  if (kResidentMemoryIsMeaningful) {
+    EXPECT_LT(rss_after, rss_before + (64u << 20))
+        << "before " << rss_before << " after " << rss_after;
+  }
 
   // A real gateway attaches afterwards and its players are served.
   ASSERT_OK(cluster->StartGateway());

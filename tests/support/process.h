@@ -42,6 +42,15 @@ absl::StatusOr<uint64_t> RaiseFileLimit(uint64_t wanted);
 // The resident set size of process `pid` (VmRSS), in bytes.
 absl::StatusOr<uint64_t> ResidentBytes(pid_t pid);
 
+// True when the tests (and so the processes of the same build tree) run
+// under AddressSanitizer, whose quarantine of freed memory makes resident
+// set sizes say nothing about leaks or bounds: tests skip those checks.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kResidentMemoryIsMeaningful = false;
+#else
+inline constexpr bool kResidentMemoryIsMeaningful = true;
+#endif
+
 struct ExitStatus {
   bool exited = false;  // Normal exit: `code` is valid.
   int code = 0;         // Exit code when `exited`.
