@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "clients/runtime/shared_network_runtime.h"
 #include "gtest/gtest.h"
+#include "session_service/test_jwt.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/test_macros.h"
@@ -102,8 +104,9 @@ class RuntimeE2eTest : public ::testing::TestWithParam<TransportKind> {
  protected:
   void SetUp() override {
     ClusterOptions options;
+    // A shot reaches across the whole 64-cell grid.
     options.service_flags = {"--reconnect_grace=20s", "--movement_tick=50ms",
-                             "--advance_interval=10ms"};
+                             "--advance_interval=10ms", "--shot_range=100"};
     ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(options));
   }
   void TearDown() override {
@@ -306,6 +309,74 @@ TEST_P(RuntimeE2eTest, ServiceRestartRaisesServerRestartedAndLogsInAfresh) {
   EXPECT_GE(log_.WaitFor(fresh, EntersState(SessionState::kActive), kWait), 0);
 }
 
+TEST_P(RuntimeE2eTest, ServiceCrashIsHeardAtOnceAndEndsInAFreshLogin) {
+  ClientSessionPolicy policy = FastPolicy();
+  // Slower heartbeats than the recovery below: the runtime must learn of
+  // the crash from the gateway, not from a missed pong.
+  policy.heartbeat_interval = absl::Seconds(30);
+  policy.pong_timeout = absl::Seconds(30);
+  policy.max_reconnect_attempts = 20;
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "erin"));
+  const int login = AwaitLogin();
+  ASSERT_GE(login, 0);
+  const std::string old_instance =
+      log_.At(login).message.welcome().server_info().instance_id();
+
+  cluster_->KillService();
+  const int told = log_.WaitFor(
+      login,
+      [](const RuntimeEvent& e) {
+        return e.type == RuntimeEventType::kDisconnect &&
+               e.message.disconnect().reason() == "service_unavailable";
+      },
+      kWait);
+  ASSERT_GE(told, 0);
+  EXPECT_GE(log_.WaitFor(told, EntersState(SessionState::kReconnecting), kWait),
+            0);
+  ASSERT_OK(cluster_->StartService());
+  const int fresh = log_.WaitFor(told, WelcomeResumed(false), kWait);
+  ASSERT_GE(fresh, 0);
+  const int restarted =
+      log_.WaitFor(told, Is(RuntimeEventType::kServerRestarted), kWait);
+  ASSERT_GE(restarted, 0);
+  EXPECT_EQ(log_.At(restarted).previous_instance_id, old_instance);
+  EXPECT_NE(log_.At(fresh).message.welcome().server_info().instance_id(),
+            old_instance);
+}
+
+TEST_P(RuntimeE2eTest, ShotsAndHitsArriveAsEvents) {
+  ASSERT_NO_FATAL_FAILURE(StartRuntime(FastPolicy(), "shooter"));
+  const int shooter_login = AwaitLogin();
+  ASSERT_GE(shooter_login, 0);
+  EventLog target_log;
+  SharedNetworkRuntime target;
+  ASSERT_OK(target.Start({.port = cluster_->game_port(),
+                          .transport = GetParam(),
+                          .credential = "target",
+                          .policy = FastPolicy(),
+                          .udp_retransmit_interval = absl::Milliseconds(200),
+                          .on_event = target_log.Sink()}));
+  const int target_login = target_log.WaitFor(0, WelcomeResumed(false), kWait);
+  ASSERT_GE(target_login, 0);
+  const game::v1::Welcome target_welcome =
+      target_log.At(target_login).message.welcome();
+
+  runtime_->Shoot(target_welcome.session_id());
+  const int shot =
+      log_.WaitFor(shooter_login, Is(RuntimeEventType::kShootResult), kWait);
+  ASSERT_GE(shot, 0);
+  const game::v1::ShootResult result = log_.At(shot).message.shoot_result();
+  EXPECT_TRUE(result.accepted()) << log_.At(shot).ToString();
+  EXPECT_EQ(result.target_session_id(), target_welcome.session_id());
+  EXPECT_LT(result.target_health(), target_welcome.health());
+  const int hit = target_log.WaitFor(target_login,
+                                     Is(RuntimeEventType::kHitReceived), kWait);
+  ASSERT_GE(hit, 0);
+  EXPECT_EQ(target_log.At(hit).message.hit_received().shooter_session_id(),
+            log_.At(shooter_login).message.welcome().session_id());
+  target.Stop();
+}
+
 TEST_P(RuntimeE2eTest, GatewayGoneGivesUpAfterThreeAttempts) {
   const ClientSessionPolicy policy = FastPolicy();
   ASSERT_NO_FATAL_FAILURE(StartRuntime(policy, "erin"));
@@ -395,6 +466,83 @@ TEST(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
         ::gss::testing::ReadFileToString(out_path).value_or("").c_str());
   }
 }
+
+// Logins with the jwt authenticator: the runtime carries the token as it is.
+class RuntimeJwtTest : public ::testing::TestWithParam<TransportKind> {
+ protected:
+  static constexpr char kKey[] = "runtime-test-key-of-at-least-32-bytes!";
+
+  void SetUp() override {
+    const std::string dir = ::gss::testing::MakeTestTempDir("jwt");
+    key_file_ = absl::StrCat(dir, "/jwt.key");
+    std::ofstream(key_file_) << kKey << "\n";
+    ClusterOptions options;
+    options.service_flags = {"--authenticator=jwt",
+                             absl::StrCat("--jwt_key_file=", key_file_)};
+    ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(options));
+  }
+
+  // Starts a runtime logging in with `token`; its events go to `log`.
+  std::unique_ptr<SharedNetworkRuntime> Start(const std::string& token,
+                                              EventLog& log) {
+    auto runtime = std::make_unique<SharedNetworkRuntime>();
+    ClientSessionPolicy policy;
+    policy.max_reconnect_attempts = 1;
+    EXPECT_OK(
+        runtime->Start({.port = cluster_->game_port(),
+                        .transport = GetParam(),
+                        .credential = token,
+                        .policy = policy,
+                        .udp_retransmit_interval = absl::Milliseconds(200),
+                        .on_event = log.Sink()}));
+    return runtime;
+  }
+
+  std::string key_file_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_P(RuntimeJwtTest, SignedTokenLogsInAndAForgedOneIsRejected) {
+  ::gss::testing::TokenClaims claims;
+  claims.sub = "p-42";
+  claims.name = "Jay";
+  claims.exp = absl::Now() + absl::Hours(1);
+  EventLog good_log;
+  auto good =
+      Start(::gss::testing::MintToken(JWT_ALG_HS256, kKey, claims), good_log);
+  const int welcome = good_log.WaitFor(0, WelcomeResumed(false), kWait);
+  ASSERT_GE(welcome, 0) << good_log.Dump();
+  EXPECT_EQ(good_log.At(welcome).message.welcome().player_id(), "p-42");
+  EXPECT_EQ(good_log.At(welcome).message.welcome().display_name(), "Jay");
+
+  EventLog forged_log;
+  auto forged = Start(
+      ::gss::testing::MintToken(
+          JWT_ALG_HS256, "another-key-that-is-also-32-bytes-long", claims),
+      forged_log);
+  const int rejected =
+      forged_log.WaitFor(0, Is(RuntimeEventType::kLoginRejected), kWait);
+  ASSERT_GE(rejected, 0) << forged_log.Dump();
+  EXPECT_EQ(forged_log.At(rejected).message.login_rejected().reason(),
+            "bad_signature");
+  EXPECT_GE(
+      forged_log.WaitFor(rejected, EntersState(SessionState::kClosed), kWait),
+      0)
+      << forged_log.Dump();
+  // The good session is untouched.
+  good->Ping();
+  EXPECT_GE(good_log.WaitFor(welcome, Is(RuntimeEventType::kPong), kWait), 0);
+  good->Stop();
+  forged->Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RuntimeJwtTest,
+                         ::testing::Values(TransportKind::kTcp,
+                                           TransportKind::kUdp),
+                         [](const auto& info) {
+                           return info.param == TransportKind::kTcp ? "Tcp"
+                                                                    : "Udp";
+                         });
 
 }  // namespace
 }  // namespace gss::client
