@@ -743,7 +743,11 @@ TEST_F(GatewayTest, StopTellsPeersAndTheService) {
   // The link was flushed before it closed.
   ASSERT_TRUE(fake_->WaitUntil([&](const State& s) {
     return HasClosed(s, u) && HasClosed(s, t) && s.streams_ended == 1;
-  }));
+  })) << "closed u "
+      << HasClosed(fake_->Snapshot(), u) << " closed t "
+      << HasClosed(fake_->Snapshot(), t) << " streams ended "
+      << fake_->Snapshot().streams_ended << " events "
+      << fake_->Snapshot().events.size();
   EXPECT_EQ(fake_->ClosedEventOf(u)->closed().reason(), "gateway_shutdown");
   EXPECT_EQ(gateway_->peers().size(), 0u);
 }

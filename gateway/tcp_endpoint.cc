@@ -232,8 +232,11 @@ class TcpPeer : public Peer, public std::enable_shared_from_this<TcpPeer> {
                  std::optional<PeerDropReason> dropped) {
     if (state_ == State::kOpen) {
       if (dropped.has_value()) context_.metrics.PeerDropped(*dropped);
-      if (context_.peers.Remove(connection_id())) {
+      // The service hears first: once the table is empty, Gateway::Stop
+      // flushes the link, and this close must already be queued on it.
+      if (context_.peers.Find(connection_id()) != nullptr) {
         context_.sink.PeerClosed(connection_id(), /*orderly=*/false, reason);
+        context_.peers.Remove(connection_id());
       }
     }
     CloseSocket();

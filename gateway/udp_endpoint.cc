@@ -356,6 +356,7 @@ void UdpEndpoint::HandleDisconnect(const wire::Disconnect& disconnect) {
       orderly ? std::string()
               : absl::StrCat("client_disconnect_",
                              static_cast<int>(disconnect.code)));
+  context_.peers.Remove(peer->connection_id());
 }
 
 bool UdpEndpoint::Detach(UdpPeer& peer) {
@@ -365,7 +366,7 @@ bool UdpEndpoint::Detach(UdpPeer& peer) {
       it != by_address_.end() && it->second.get() == &peer) {
     by_address_.erase(it);
   }
-  return context_.peers.Remove(peer.connection_id());
+  return true;
 }
 
 void UdpEndpoint::DropPeer(UdpPeer& peer,
@@ -380,6 +381,7 @@ void UdpEndpoint::DropPeer(UdpPeer& peer,
          peer.remote_);
   }
   context_.sink.PeerClosed(peer.connection_id(), /*orderly=*/false, reason);
+  context_.peers.Remove(peer.connection_id());
 }
 
 void UdpEndpoint::CloseByService(UdpPeer& peer,
@@ -387,6 +389,7 @@ void UdpEndpoint::CloseByService(UdpPeer& peer,
   std::shared_ptr<UdpPeer> hold = peer.shared_from_this();
   if (!Detach(peer)) return;
   context_.sink.PeerForgotten(peer.connection_id());
+  context_.peers.Remove(peer.connection_id());
   if (!final_message.empty()) {
     if (wire::DataSize(final_message.size()) > wire::kMaxDatagramSize) {
       context_.metrics.Drop(DropReason::kOutboundTooLarge);

@@ -88,7 +88,10 @@ class UdpEndpoint {
   void ArmSweep();
   void Sweep();
 
-  // On the strand. `peer` leaves the table; true when this call removed it.
+  // On the UDP thread. `peer` stops being reachable by its address; true
+  // when this call detached it. The caller then tells the link and only
+  // then removes the peer from the table: Gateway::Stop flushes the link
+  // once the table is empty, so the close must be queued by then.
   bool Detach(UdpPeer& peer);
   // Gateway-initiated close: tell the client `code` (if any) and the service
   // `reason`.
