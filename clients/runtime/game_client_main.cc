@@ -80,9 +80,14 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::condition_variable cv;
   bool ended = false;
+  bool welcomed = false;
   options.on_event = [&](const RuntimeEvent& event) {
     std::lock_guard<std::mutex> lock(mu);
     std::cout << "event " << event.ToString() << std::endl;
+    if (event.type == RuntimeEventType::kWelcome) {
+      welcomed = true;
+      cv.notify_all();
+    }
     if (IsTerminal(event)) {
       ended = true;
       cv.notify_all();
@@ -100,7 +105,15 @@ int main(int argc, char** argv) {
   bool quit = false;
   std::thread reader([&] {
     std::string line;
+    bool first = true;
     while (std::getline(std::cin, line)) {
+      if (first) {
+        // Commands piped in before the login completes wait for it, so a
+        // script behaves as a person who waits for the welcome would.
+        first = false;
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return welcomed || ended; });
+      }
       std::vector<std::string> words =
           absl::StrSplit(line, ' ', absl::SkipWhitespace());
       if (words.empty()) continue;

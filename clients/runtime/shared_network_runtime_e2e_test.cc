@@ -467,6 +467,36 @@ TEST(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
   }
 }
 
+TEST(GameClientCliTest, CommandsPipedBeforeTheLoginWaitForIt) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
+                       Cluster::Start(ClusterOptions{}));
+  const std::string out_path =
+      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
+  const std::string command =
+      absl::StrCat(GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
+                   " --name=scripted > ", out_path, " 2>&1");
+  FILE* in = popen(command.c_str(), "w");
+  ASSERT_NE(in, nullptr);
+  // At once, before the client can have connected.
+  std::fputs("move 1 0\nping\n", in);
+  std::fflush(in);
+  std::string out;
+  EXPECT_TRUE(::gss::testing::WaitFor(
+      [&] {
+        out = ::gss::testing::ReadFileToString(out_path).value_or("");
+        return absl::StrContains(out, "event move_result") &&
+               absl::StrContains(out, " user");
+      },
+      kWait))
+      << out;
+  EXPECT_LT(out.find("event welcome"), out.find("event move_result")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "accepted=true")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "not_connected")) << out;
+  std::fputs("quit\n", in);
+  const int status = pclose(in);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 // Logins with the jwt authenticator: the runtime carries the token as it is.
 class RuntimeJwtTest : public ::testing::TestWithParam<TransportKind> {
  protected:
