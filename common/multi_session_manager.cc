@@ -655,6 +655,11 @@ void MultiSessionManager::Touch(Shard& shard, Record& record,
   }
 }
 
+void MultiSessionManager::SetRtt(Record& record, absl::Duration rtt) {
+  record.rtt_us = static_cast<int32_t>(std::min<int64_t>(
+      absl::ToInt64Microseconds(rtt), std::numeric_limits<int32_t>::max()));
+}
+
 absl::Status MultiSessionManager::TouchLiveness(const RemoteIdentity& remote,
                                                 SessionEvent event) {
   Effects effects;
@@ -682,8 +687,7 @@ absl::Status MultiSessionManager::RecordRtt(const RemoteIdentity& remote,
     return absl::InvalidArgumentError("rtt must not be negative");
   }
   return WithRemote(remote, [&](Shard&, Record& record) -> absl::Status {
-    record.rtt_us = static_cast<int32_t>(std::min<int64_t>(
-        absl::ToInt64Microseconds(rtt), std::numeric_limits<int32_t>::max()));
+    SetRtt(record, rtt);
     return absl::OkStatus();
   });
 }
@@ -914,6 +918,9 @@ void MultiSessionManager::ApplyInputLocked(Shard& shard, Record& record,
   switch (input.kind) {
     case PeerInput::Kind::kHeartbeat:
       Touch(shard, record, SessionEvent::kHeartbeat, now_ns, effects);
+      if (input.rtt && *input.rtt >= absl::ZeroDuration()) {
+        SetRtt(record, *input.rtt);
+      }
       break;
     case PeerInput::Kind::kMessage:
       Touch(shard, record, SessionEvent::kInboundMessage, now_ns, effects);

@@ -209,6 +209,9 @@ struct PeerInput {
   RemoteIdentity remote;
   Kind kind = Kind::kHeartbeat;
   MoveInput move;  // kMove.
+  // kHeartbeat: the round trip the heartbeat measured, recorded as with
+  // RecordRtt (negative values are ignored).
+  std::optional<absl::Duration> rtt;
 };
 
 struct PeerInputResult {
@@ -346,6 +349,7 @@ class MultiSessionManager {
   absl::Status TouchLiveness(const RemoteIdentity& remote, SessionEvent event);
   void Touch(Shard& shard, Record& record, SessionEvent event, int64_t now_ns,
              Effects& effects);
+  static void SetRtt(Record& record, absl::Duration rtt);
   MoveResult MoveLocked(Shard& shard, Record& record, const MoveInput& input,
                         int64_t now_ns, Effects& effects);
   void ApplyInputLocked(Shard& shard, Record& record, const PeerInput& input,

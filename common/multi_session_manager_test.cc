@@ -1513,7 +1513,7 @@ TEST_F(MultiSessionManagerTest, MoveAppliesTheRulesToTheSendersState) {
 }
 
 // ApplyInputs must be indistinguishable from the single calls: the same
-// events (heartbeats, messages, moves with stale, too-far and valid ticks,
+// events (heartbeats with and without a round trip, messages, moves with stale, too-far and valid ticks,
 // unknown remotes, a session resumed onto another shard's remote) applied to
 // two managers, one batch against one call at a time.
 TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
@@ -1557,6 +1557,9 @@ TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
       input.move = {tick - 2 + static_cast<int64_t>(random() % 8),
                     static_cast<int32_t>(random() % 5) - 2,
                     static_cast<int32_t>(random() % 3) - 1};
+      if (input.kind == PeerInput::Kind::kHeartbeat && random() % 2 == 0) {
+        input.rtt = absl::Microseconds(static_cast<int64_t>(random() % 90000));
+      }
       inputs.push_back(input);
     }
     std::vector<PeerInputResult> results(inputs.size());
@@ -1573,6 +1576,9 @@ TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
         if (outcome.ok()) move = outcome->result;
       } else if (input.kind == PeerInput::Kind::kHeartbeat) {
         status = single->OnHeartbeat(input.remote);
+        if (status.ok() && input.rtt) {
+          ASSERT_TRUE(single->RecordRtt(input.remote, *input.rtt).ok());
+        }
       } else {
         status = single->OnInboundMessage(input.remote);
       }
@@ -1585,12 +1591,18 @@ TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
     const StateCounts b = single->Counts();
     EXPECT_EQ(a.by_state, b.by_state);
   }
+  int with_rtt = 0;
   for (int p = 0; p < kPeers; ++p) {
     const std::string player = absl::StrCat("p", p);
+    if (batched->FindByPlayer(player)->rtt) ++with_rtt;
     EXPECT_EQ(Key(*batched->FindByPlayer(player)),
               Key(*single->FindByPlayer(player)))
         << player;
+    EXPECT_EQ(batched->FindByPlayer(player)->rtt,
+              single->FindByPlayer(player)->rtt)
+        << player;
   }
+  EXPECT_GT(with_rtt, kPeers / 2);
 }
 
 TEST_F(MultiSessionManagerTest, ShootHitsATargetInAnotherShard) {

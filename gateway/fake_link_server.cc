@@ -97,6 +97,11 @@ bool FakeLinkServer::Close(uint64_t connection_id,
   return Send(message);
 }
 
+void FakeLinkServer::AcknowledgeReports(bool acknowledge) {
+  absl::MutexLock lock(&mu_);
+  acknowledge_reports_ = acknowledge;
+}
+
 grpc::Status FakeLinkServer::Attach(
     grpc::ServerContext*,
     grpc::ServerReaderWriter<lv1::ServiceMessage, lv1::GatewayMessage>*
@@ -114,9 +119,23 @@ grpc::Status FakeLinkServer::Attach(
       absl::MutexLock lock(&mu_);
       state_.hellos.push_back(message.hello());
     } else if (message.has_events()) {
-      absl::MutexLock lock(&mu_);
-      for (const auto& event : message.events().events()) {
-        state_.events.push_back(event);
+      bool acknowledge = false;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& event : message.events().events()) {
+          state_.events.push_back(event);
+        }
+        if (message.events().has_liveness()) {
+          state_.reports.push_back(message.events().liveness());
+          acknowledge = acknowledge_reports_;
+        }
+      }
+      if (acknowledge) {
+        lv1::ServiceMessage ack;
+        ack.mutable_commands()->set_liveness_applied(
+            message.events().liveness().report_id());
+        absl::MutexLock lock(&write_mu_);
+        stream->Write(ack);
       }
     }
   }

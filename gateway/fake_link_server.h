@@ -25,6 +25,7 @@ class FakeLinkServer final : public link::v1::GatewayLink::Service {
   struct State {
     std::vector<link::v1::Hello> hellos;
     std::vector<link::v1::PeerEvent> events;  // In arrival order.
+    std::vector<link::v1::LivenessReport> reports;  // In arrival order.
     int streams_ended = 0;
   };
 
@@ -50,6 +51,9 @@ class FakeLinkServer final : public link::v1::GatewayLink::Service {
   bool Send(const link::v1::ServiceMessage& message);
   bool Deliver(uint64_t connection_id, const std::string& bytes);
   bool Close(uint64_t connection_id, const std::string& final_message);
+  // Whether each LivenessReport is acknowledged as it arrives (the default),
+  // as the real service does; off, like a stalled one.
+  void AcknowledgeReports(bool acknowledge);
 
   grpc::Status Attach(
       grpc::ServerContext* context,
@@ -61,6 +65,7 @@ class FakeLinkServer final : public link::v1::GatewayLink::Service {
   uint16_t port_ = 0;
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+  bool acknowledge_reports_ ABSL_GUARDED_BY(mu_) = true;
   absl::Mutex write_mu_;
   grpc::ServerReaderWriter<link::v1::ServiceMessage, link::v1::GatewayMessage>*
       stream_ ABSL_GUARDED_BY(write_mu_) = nullptr;

@@ -85,6 +85,13 @@ absl::Status ValidateOptions(const GatewayOptions& o) {
   if (o.link_keepalive < absl::Milliseconds(10)) {
     return Invalid("link_keepalive", "must be >= 10ms");
   }
+  if (o.liveness_report_interval < absl::Milliseconds(1) ||
+      o.liveness_report_interval > absl::Seconds(10)) {
+    return Invalid("liveness_report_interval", "must be in [1ms, 10s]");
+  }
+  if (o.liveness_ack_timeout < absl::Milliseconds(1)) {
+    return Invalid("liveness_ack_timeout", "must be >= 1ms");
+  }
   if (o.link_queue_max_events < 1) {
     return Invalid("link_queue_max_events", "must be >= 1");
   }
@@ -124,6 +131,9 @@ Gateway::Gateway(GatewayOptions options)
   link.backoff_max = options_.link_backoff_max;
   link.keepalive = options_.link_keepalive;
   link.max_queued_events = options_.link_queue_max_events;
+  link.answer_pings = options_.answer_pings;
+  link.liveness_report_interval = options_.liveness_report_interval;
+  link.liveness_ack_timeout = options_.liveness_ack_timeout;
   link.max_queued_bytes = options_.link_queue_max_bytes;
   link_ = std::make_unique<ServiceLink>(
       std::move(link), metrics_,

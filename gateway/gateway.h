@@ -52,6 +52,9 @@ struct GatewayOptions {
   absl::Duration link_backoff_initial = absl::Milliseconds(100);
   absl::Duration link_backoff_max = absl::Seconds(5);
   absl::Duration link_keepalive = absl::Seconds(10);
+  bool answer_pings = true;
+  absl::Duration liveness_report_interval = absl::Milliseconds(100);
+  absl::Duration liveness_ack_timeout = absl::Milliseconds(500);
   uint64_t link_queue_max_events = 65536;
   uint64_t link_queue_max_bytes = 64 << 20;
   uint64_t tcp_max_pending_bytes = 1 << 20;

@@ -56,6 +56,16 @@ ABSL_FLAG(absl::Duration, link_backoff_max, kDefaults.link_backoff_max,
           "longest reconnect delay of the service link");
 ABSL_FLAG(absl::Duration, link_keepalive, kDefaults.link_keepalive,
           "gRPC keepalive time (and timeout) on the service link");
+ABSL_FLAG(bool, answer_pings, kDefaults.answer_pings,
+          "answer peers' Pings here and report them to the service in bulk; "
+          "false: every Ping goes to the service");
+ABSL_FLAG(absl::Duration, liveness_report_interval,
+          kDefaults.liveness_report_interval,
+          "most time between a Ping answered here and its report to the "
+          "service");
+ABSL_FLAG(absl::Duration, liveness_ack_timeout, kDefaults.liveness_ack_timeout,
+          "a report unacknowledged this long sends Pings to the service "
+          "again, so clients notice a stalled service");
 ABSL_FLAG(uint64_t, link_queue_max_events, kDefaults.link_queue_max_events,
           "peer messages queued for the service at most; more are dropped");
 ABSL_FLAG(uint64_t, link_queue_max_bytes, kDefaults.link_queue_max_bytes,
@@ -105,6 +115,10 @@ int main(int argc, char** argv) {
   options.link_backoff_initial = absl::GetFlag(FLAGS_link_backoff_initial);
   options.link_backoff_max = absl::GetFlag(FLAGS_link_backoff_max);
   options.link_keepalive = absl::GetFlag(FLAGS_link_keepalive);
+  options.answer_pings = absl::GetFlag(FLAGS_answer_pings);
+  options.liveness_report_interval =
+      absl::GetFlag(FLAGS_liveness_report_interval);
+  options.liveness_ack_timeout = absl::GetFlag(FLAGS_liveness_ack_timeout);
   options.link_queue_max_events = absl::GetFlag(FLAGS_link_queue_max_events);
   options.link_queue_max_bytes = absl::GetFlag(FLAGS_link_queue_max_bytes);
   options.tcp_max_pending_bytes = absl::GetFlag(FLAGS_tcp_max_pending_bytes);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/fake_link_server.h"
 #include "gateway/test_clients.h"
@@ -575,6 +576,158 @@ TEST_F(GatewayTest, DeliverReachesTheRightPeer) {
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->data.payload, "after-unknown");
   EXPECT_EQ(gateway_->metrics().drops(DropReason::kUnknownConnectionId), 1);
+}
+
+// --- Heartbeats at the edge ----------------------------------------------------
+
+std::string PingBytes(int64_t client_time_us, int64_t echo_server_time_us = 0) {
+  game::v1::ClientMessage message;
+  message.mutable_ping()->set_client_time_us(client_time_us);
+  message.mutable_ping()->set_echo_server_time_us(echo_server_time_us);
+  return message.SerializeAsString();
+}
+
+std::optional<game::v1::Pong> PongIn(std::optional<std::string> bytes) {
+  game::v1::ServerMessage message;
+  if (!bytes || !message.ParseFromString(*bytes) || !message.has_pong()) {
+    return std::nullopt;
+  }
+  return message.pong();
+}
+
+std::optional<game::v1::Pong> ReceivePong(UdpClient& client) {
+  std::optional<wire::Datagram> datagram = client.ReceiveParsed();
+  if (!datagram || datagram->type != wire::PacketType::kData) {
+    return std::nullopt;
+  }
+  return PongIn(std::string(datagram->data.payload));
+}
+
+// The reported round trip of `id`, from the last report that lists it, or
+// nullopt when none does.
+std::optional<int64_t> ReportedRtt(const State& state, uint64_t id) {
+  std::optional<int64_t> rtt;
+  for (const lv1::LivenessReport& report : state.reports) {
+    for (int i = 0; i < report.connection_ids_size(); ++i) {
+      if (report.connection_ids(i) == id) rtt = report.rtt_us(i);
+    }
+  }
+  return rtt;
+}
+
+TEST_F(GatewayTest, PingsAreAnsweredAtTheEdgeAndReportedInBulk) {
+  GatewayOptions options = BaseOptions();
+  options.liveness_report_interval = absl::Milliseconds(20);
+  Start(options);
+  ASSERT_TRUE(gateway_->link().WaitUntilAcknowledged(kWait));
+  UdpClient udp(port());
+  TcpClient tcp(port());
+  const uint64_t u = ConnectUdp(udp, 1);
+  const uint64_t t = ConnectTcp(tcp);
+
+  const int64_t before_us = absl::ToUnixMicros(absl::Now());
+  udp.SendData(PingBytes(-1));
+  std::optional<game::v1::Pong> pong = ReceivePong(udp);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(pong->client_time_us(), -1);
+  EXPECT_GE(pong->server_time_us(), before_us);
+  EXPECT_LE(pong->server_time_us(), absl::ToUnixMicros(absl::Now()));
+  tcp.SendFrame(PingBytes(-2));
+  std::optional<game::v1::Pong> tcp_pong = PongIn(tcp.ReadFrame());
+  ASSERT_TRUE(tcp_pong.has_value());
+  EXPECT_EQ(tcp_pong->client_time_us(), -2);
+
+  // Echoing the Pong gives a round trip, which the report carries.
+  udp.SendData(PingBytes(-3, pong->server_time_us()));
+  ASSERT_TRUE(ReceivePong(udp).has_value());
+  ASSERT_TRUE(fake_->WaitUntil([&](const State& s) {
+    return ReportedRtt(s, u).value_or(-1) >= 0 && ReportedRtt(s, t) == -1;
+  }));
+  // Other messages, one that only starts like a Ping included, still go to
+  // the service; the Pings never did.
+  game::v1::ClientMessage move;
+  move.mutable_move()->set_tick(1);
+  const std::string ping_then_move = PingBytes(-4) + move.SerializeAsString();
+  udp.SendData(ping_then_move);
+  tcp.SendFrame(ping_then_move);
+  ASSERT_TRUE(fake_->WaitUntil([&](const State& s) {
+    return CountMessages(s, u) == 1 && CountMessages(s, t) == 1;
+  }));
+  EXPECT_THAT(fake_->MessagesOf(u), ElementsAre(ping_then_move));
+  EXPECT_EQ(gateway_->metrics().pings_answered(), 3);
+  // Each report lists a connection once, and ids increase from 1.
+  const State state = fake_->Snapshot();
+  for (size_t r = 0; r < state.reports.size(); ++r) {
+    const lv1::LivenessReport& report = state.reports[r];
+    EXPECT_EQ(report.report_id(), r + 1);
+    EXPECT_EQ(report.connection_ids_size(), report.rtt_us_size());
+    absl::flat_hash_set<uint64_t> ids(report.connection_ids().begin(),
+                                      report.connection_ids().end());
+    EXPECT_EQ(ids.size(), static_cast<size_t>(report.connection_ids_size()));
+  }
+}
+
+// A service that stops acknowledging reports may be stalled: Pings go to it
+// again, so that clients hear nothing from a stalled service, as they
+// would without the gateway's help. Its acknowledgement restores the edge.
+TEST_F(GatewayTest, UnacknowledgedReportsSendPingsToTheService) {
+  GatewayOptions options = BaseOptions();
+  options.liveness_report_interval = absl::Milliseconds(5);
+  options.liveness_ack_timeout = absl::Milliseconds(50);
+  Start(options);
+  ASSERT_TRUE(gateway_->link().WaitUntilAcknowledged(kWait));
+  UdpClient udp(port());
+  const uint64_t u = ConnectUdp(udp, 1);
+  fake_->AcknowledgeReports(false);
+
+  udp.SendData(PingBytes(1));
+  ASSERT_TRUE(ReceivePong(udp).has_value());
+  ASSERT_TRUE(fake_->WaitUntil([&](const State& s) {
+    return ReportedRtt(s, u).has_value();
+  }));
+  // Once the report is overdue, a Ping reaches the service as a message.
+  int64_t stamp = 2;
+  ASSERT_TRUE(fake_->WaitUntil(
+      [&](const State& s) {
+        if (CountMessages(s, u) > 0) return true;
+        udp.SendData(PingBytes(stamp++));
+        return false;
+      },
+      kWait));
+  const std::vector<std::string> forwarded = fake_->MessagesOf(u);
+  ASSERT_FALSE(forwarded.empty());
+  game::v1::ClientMessage message;
+  ASSERT_TRUE(message.ParseFromString(forwarded.back()));
+  EXPECT_TRUE(message.has_ping());
+
+  // The service catches up and acknowledges: the edge answers again.
+  lv1::ServiceMessage ack;
+  ack.mutable_commands()->set_liveness_applied(
+      fake_->Snapshot().reports.back().report_id());
+  ASSERT_TRUE(fake_->Send(ack));
+  fake_->AcknowledgeReports(true);
+  const double answered = gateway_->metrics().pings_answered();
+  ASSERT_TRUE(fake_->WaitUntil(
+      [&](const State&) {
+        if (gateway_->metrics().pings_answered() > answered) return true;
+        udp.SendData(PingBytes(stamp++));
+        return false;
+      },
+      kWait));
+}
+
+TEST_F(GatewayTest, WithAnswerPingsOffEveryPingGoesToTheService) {
+  GatewayOptions options = BaseOptions();
+  options.answer_pings = false;
+  Start(options);
+  ASSERT_TRUE(gateway_->link().WaitUntilAcknowledged(kWait));
+  UdpClient udp(port());
+  const uint64_t u = ConnectUdp(udp, 1);
+  udp.SendData(PingBytes(1));
+  ASSERT_TRUE(
+      fake_->WaitUntil([&](const State& s) { return CountMessages(s, u) == 1; }));
+  EXPECT_EQ(gateway_->metrics().pings_answered(), 0);
+  EXPECT_TRUE(fake_->Snapshot().reports.empty());
 }
 
 TEST_F(GatewayTest, OversizedUdpDeliveryIsDroppedAndCounted) {

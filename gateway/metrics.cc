@@ -122,6 +122,14 @@ GatewayMetrics::GatewayMetrics()
                "after breaking or failing to connect.")
            .Register(*registry_)
            .Add({});
+  pings_answered_ =
+      &prometheus::BuildCounter()
+           .Name("gss_gateway_pings_answered_total")
+           .Help(
+               "Heartbeat Pings answered at the gateway and reported to the "
+               "session service in bulk, instead of forwarded one by one.")
+           .Register(*registry_)
+           .Add({});
   link_up_ = &prometheus::BuildGauge()
                   .Name("gss_gateway_link_up")
                   .Help(

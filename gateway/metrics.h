@@ -83,6 +83,7 @@ class GatewayMetrics {
     peer_drops_[static_cast<int>(reason)]->Increment();
   }
   void LinkReconnect() { link_reconnects_->Increment(); }
+  void PingAnswered() { pings_answered_->Increment(); }
   void LinkUp(bool up) { link_up_->Set(up ? 1 : 0); }
   void Batch(size_t events) {
     batch_events_->Observe(static_cast<double>(events));
@@ -106,6 +107,7 @@ class GatewayMetrics {
         ->Value();
   }
   double link_reconnects() const { return link_reconnects_->Value(); }
+  double pings_answered() const { return pings_answered_->Value(); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -116,6 +118,7 @@ class GatewayMetrics {
   std::array<prometheus::Counter*, static_cast<int>(PeerDropReason::kCount)>
       peer_drops_{};
   prometheus::Counter* link_reconnects_ = nullptr;
+  prometheus::Counter* pings_answered_ = nullptr;
   prometheus::Gauge* link_up_ = nullptr;
   prometheus::Gauge* link_queued_ = nullptr;
   prometheus::Histogram* batch_events_ = nullptr;

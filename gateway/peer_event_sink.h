@@ -4,8 +4,10 @@
 #define GATEWAY_PEER_EVENT_SINK_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "gateway/peer.h"
 
 namespace gss::gateway {
@@ -18,6 +20,15 @@ class PeerEventSink {
   virtual ~PeerEventSink() = default;
   virtual void PeerConnected(const PeerIdentity& identity) = 0;
   virtual void PeerMessage(uint64_t connection_id, std::string message) = 0;
+  // The peer sent a Ping the endpoint can answer itself (edge_heartbeat.h).
+  // True: the sink takes it as the peer's heartbeat, to report to the
+  // service, and the endpoint sends the Pong. False: the Ping goes to the
+  // service as a message like any other, which is what sinks that do not
+  // collect heartbeats always answer.
+  virtual bool PeerPinged(uint64_t /*connection_id*/,
+                          std::optional<absl::Duration> /*rtt*/) {
+    return false;
+  }
   // The peer is gone and the service must be told (PeerClosed).
   virtual void PeerClosed(uint64_t connection_id, bool orderly,
                           std::string reason) = 0;

@@ -83,6 +83,14 @@ bool ServiceLink::WaitUntilUp(bool up, absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
+bool ServiceLink::WaitUntilAcknowledged(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto acked = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return up_ && acked_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&acked), timeout);
+}
+
 uint64_t ServiceLink::hello_acks() const {
   absl::MutexLock lock(&mu_);
   return hello_acks_;
@@ -120,10 +128,31 @@ void ServiceLink::PeerMessage(uint64_t connection_id, std::string message) {
                       .data = std::move(message)});
 }
 
+bool ServiceLink::PeerPinged(uint64_t connection_id,
+                             std::optional<absl::Duration> rtt) {
+  if (!options_.answer_pings) return false;
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  // Only a service that has acknowledged this stream, and its recent
+  // reports, is vouched for by a Pong from here.
+  if (!up_ || !acked_ || broken_ || stopping_) return false;
+  if (!unacked_reports_.empty() &&
+      now - unacked_reports_.front().sent_at > options_.liveness_ack_timeout) {
+    return false;
+  }
+  const bool first = answered_pings_.empty();
+  answered_pings_[connection_id] = rtt ? absl::ToInt64Microseconds(*rtt) : -1;
+  // The writer plans the report's time; later heartbeats just join it.
+  if (first) cv_.Signal();
+  return true;
+}
+
 void ServiceLink::PeerClosed(uint64_t connection_id, bool orderly,
                              std::string reason) {
   absl::MutexLock lock(&mu_);
   peers_.erase(connection_id);
+  // The service learns of the close; a heartbeat after it would be noise.
+  answered_pings_.erase(connection_id);
   if (!up_) return;
   EnqueueLocked(Event{.kind = EventKind::kClosed,
                       .orderly = orderly,
@@ -134,6 +163,7 @@ void ServiceLink::PeerClosed(uint64_t connection_id, bool orderly,
 void ServiceLink::PeerForgotten(uint64_t connection_id) {
   absl::MutexLock lock(&mu_);
   peers_.erase(connection_id);
+  answered_pings_.erase(connection_id);
 }
 
 void ServiceLink::EnqueueLocked(Event event) {
@@ -151,6 +181,30 @@ void ServiceLink::EnqueueLocked(Event event) {
 bool ServiceLink::BatchReadyLocked() const {
   return queue_.size() >= options_.batch_max_events ||
          queued_bytes_ >= options_.batch_max_bytes;
+}
+
+void ServiceLink::AddLivenessReportLocked(lv1::EventBatch& batch,
+                                          absl::Time now) {
+  if (answered_pings_.empty()) return;
+  lv1::LivenessReport* report = batch.mutable_liveness();
+  report->set_report_id(next_report_id_++);
+  report->mutable_connection_ids()->Reserve(
+      static_cast<int>(answered_pings_.size()));
+  report->mutable_rtt_us()->Reserve(static_cast<int>(answered_pings_.size()));
+  for (const auto& [connection_id, rtt_us] : answered_pings_) {
+    report->add_connection_ids(connection_id);
+    report->add_rtt_us(rtt_us);
+  }
+  answered_pings_.clear();
+  unacked_reports_.push_back(SentReport{report->report_id(), now});
+  last_report_ = now;
+}
+
+void ServiceLink::LivenessAppliedLocked(uint64_t report_id) {
+  while (!unacked_reports_.empty() &&
+         unacked_reports_.front().id <= report_id) {
+    unacked_reports_.pop_front();
+  }
 }
 
 // --- The stream --------------------------------------------------------------
@@ -224,13 +278,22 @@ bool ServiceLink::RunStream() {
       absl::MutexLock lock(&mu_);
       for (;;) {
         if (broken_ || stopping_ || BatchReadyLocked()) break;
-        if (queue_.empty()) {
-          cv_.Wait(&mu_);
-          continue;
+        const absl::Time now = absl::Now();
+        // Events wait for the next write slot; answered heartbeats for the
+        // next report, unless a batch of events takes them first.
+        absl::Time wake = absl::InfiniteFuture();
+        if (!queue_.empty()) {
+          wake = last_write + options_.batch_max_delay;
         }
-        const absl::Time next_write = last_write + options_.batch_max_delay;
-        if (absl::Now() >= next_write) break;
-        cv_.WaitWithDeadline(&mu_, next_write);
+        if (!answered_pings_.empty()) {
+          wake = std::min(wake, last_report_ + options_.liveness_report_interval);
+        }
+        if (now >= wake) break;
+        if (wake == absl::InfiniteFuture()) {
+          cv_.Wait(&mu_);
+        } else {
+          cv_.WaitWithDeadline(&mu_, wake);
+        }
       }
       last_write = absl::Now();
       if (broken_) break;
@@ -267,9 +330,10 @@ bool ServiceLink::RunStream() {
         queue_.pop_front();
         ++events;
       }
+      AddLivenessReportLocked(*batch, last_write);
       metrics_.SetLinkQueued(queue_.size());
     }
-    metrics_.Batch(events);
+    if (events > 0) metrics_.Batch(events);
     if (!stream->Write(message)) ok = false;
   }
 
@@ -336,6 +400,10 @@ lv1::GatewayMessage ServiceLink::StartStreamLocked() {
     kept.push_back(std::move(event));
   }
   queue_.swap(kept);
+  // Reports are numbered per stream; the old stream's will never be
+  // acknowledged. Heartbeats not yet reported go out on this one.
+  next_report_id_ = 1;
+  unacked_reports_.clear();
   up_ = true;
   return message;
 }
@@ -357,6 +425,11 @@ void ServiceLink::ReadLoop(Stream* stream) {
         break;
       }
       case lv1::ServiceMessage::kCommands:
+        if (const uint64_t applied = message.commands().liveness_applied();
+            applied != 0) {
+          absl::MutexLock lock(&mu_);
+          LivenessAppliedLocked(applied);
+        }
         for (lv1::PeerCommand& command :
              *message.mutable_commands()->mutable_commands()) {
           on_command_(command);

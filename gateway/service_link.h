@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -40,6 +41,16 @@ struct ServiceLinkOptions {
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
   absl::Duration keepalive = absl::Seconds(10);
+  // Answer peers' Pings at the gateway and report them to the service in
+  // bulk (link.proto, LivenessReport). Off: every Ping goes to the service.
+  bool answer_pings = true;
+  // Heartbeats answered at the edge reach the service at most this late
+  // (sooner when a batch goes anyway).
+  absl::Duration liveness_report_interval = absl::Milliseconds(100);
+  // A report the service has not acknowledged for this long means it is
+  // stalled: Pings go to it again, unanswered until it recovers, so clients
+  // notice a frozen service as they would without the gateway's help.
+  absl::Duration liveness_ack_timeout = absl::Milliseconds(500);
   // Message events held at most (link up or down); beyond, they are dropped
   // and counted. Connect/close events are never dropped: while the link is
   // down they are folded into the peer set that the next Hello carries.
@@ -72,6 +83,8 @@ class ServiceLink : public PeerEventSink {
 
   void PeerConnected(const PeerIdentity& identity) override;
   void PeerMessage(uint64_t connection_id, std::string message) override;
+  bool PeerPinged(uint64_t connection_id,
+                  std::optional<absl::Duration> rtt) override;
   void PeerClosed(uint64_t connection_id, bool orderly,
                   std::string reason) override;
   void PeerForgotten(uint64_t connection_id) override;
@@ -79,6 +92,9 @@ class ServiceLink : public PeerEventSink {
   bool up() const;
   // Waits until up() == `up`; false after `timeout`.
   bool WaitUntilUp(bool up, absl::Duration timeout) const;
+  // Waits until the current stream's HelloAck has arrived; false after
+  // `timeout`.
+  bool WaitUntilAcknowledged(absl::Duration timeout) const;
   // Streams on which a HelloAck arrived (for tests and logs).
   uint64_t hello_acks() const;
   std::string service_instance_id() const;
@@ -109,6 +125,11 @@ class ServiceLink : public PeerEventSink {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool BatchReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the heartbeats answered since the last report into `batch`.
+  void AddLivenessReportLocked(link::v1::EventBatch& batch, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LivenessAppliedLocked(uint64_t report_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServiceLinkOptions options_;
   GatewayMetrics& metrics_;
@@ -129,6 +150,17 @@ class ServiceLink : public PeerEventSink {
   uint64_t hello_acks_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failures_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
   std::string instance_id_ ABSL_GUARDED_BY(mu_);
+  // Heartbeats answered at the edge and not yet reported: connection id to
+  // round trip in microseconds (-1: none measured).
+  absl::flat_hash_map<uint64_t, int64_t> answered_pings_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_report_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t next_report_id_ ABSL_GUARDED_BY(mu_) = 1;
+  struct SentReport {
+    uint64_t id;
+    absl::Time sent_at;
+  };
+  // Reports of this stream the service has not acknowledged, oldest first.
+  std::deque<SentReport> unacked_reports_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 };

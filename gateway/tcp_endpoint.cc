@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/wire_format.h"
 #include "gateway/address.h"
+#include "gateway/edge_heartbeat.h"
 #include "gateway/rate_limiter.h"
 
 namespace gss::gateway {
@@ -130,7 +131,16 @@ class TcpPeer : public Peer, public std::enable_shared_from_this<TcpPeer> {
         Terminate("rate_limited", PeerDropReason::kRateLimited);
         return false;
       }
-      context_.sink.PeerMessage(connection_id(), std::move(frame_));
+      if (std::optional<EdgePong> answer =
+              AnswerPing(frame_, absl::ToUnixMicros(absl::Now()));
+          answer && context_.sink.PeerPinged(connection_id(), answer->rtt)) {
+        context_.metrics.PingAnswered();
+        DoDeliver(answer->pong);
+        // The Pong may find the peer's output full (slow_consumer).
+        if (state_ != State::kOpen) return false;
+      } else {
+        context_.sink.PeerMessage(connection_id(), std::move(frame_));
+      }
       frame_.clear();
     }
     // A frame after a complete one may have announced an oversized length;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/edge_heartbeat.h"
 
 namespace gss::gateway {
 
@@ -335,7 +336,19 @@ void UdpEndpoint::HandleData(const wire::Data& data, Clock::time_point now) {
     DropPeer(peer, wire::DisconnectCode::kFrameTooLarge, "frame_too_large");
     return;
   }
+  if (AnswerAtEdge(peer, data.payload)) return;
   context_.sink.PeerMessage(peer.connection_id(), std::string(data.payload));
+}
+
+bool UdpEndpoint::AnswerAtEdge(UdpPeer& peer, absl::string_view payload) {
+  std::optional<EdgePong> answer =
+      AnswerPing(payload, absl::ToUnixMicros(absl::Now()));
+  if (!answer || !context_.sink.PeerPinged(peer.connection_id(), answer->rtt)) {
+    return false;
+  }
+  context_.metrics.PingAnswered();
+  SendData(peer, answer->pong);
+  return true;
 }
 
 void UdpEndpoint::HandleDisconnect(const wire::Disconnect& disconnect) {

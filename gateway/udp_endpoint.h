@@ -84,6 +84,9 @@ class UdpEndpoint {
   void HandleChallengeResponse(const wire::ChallengeResponse& response,
                                Clock::time_point now);
   void HandleData(const wire::Data& data, Clock::time_point now);
+  // Answers `payload` here when it is a Ping the link takes as a heartbeat
+  // (edge_heartbeat.h); false: it goes to the service.
+  bool AnswerAtEdge(UdpPeer& peer, absl::string_view payload);
   void HandleDisconnect(const wire::Disconnect& disconnect);
   void ArmSweep();
   void Sweep();

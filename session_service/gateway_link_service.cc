@@ -77,37 +77,49 @@ class StreamCommandSink final : public CommandSink {
   void WriteLoop(Stream* stream) {
     for (;;) {
       std::vector<link::v1::PeerCommand> batch;
+      uint64_t ack = 0;
       bool cancel = false;
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](StreamCommandSink* self) {
               return !self->writing_ &&
-                     ((!self->queue_.empty() && !self->held_) ||
+                     (((!self->queue_.empty() || self->ack_pending_) &&
+                       !self->held_) ||
                       self->overflowed_ || self->state_ != State::kOpen);
             },
             this));
         if (overflowed_) {
           cancel = true;
-        } else if (queue_.empty()) {
+        } else if (queue_.empty() && !ack_pending_) {
           cancel = state_ == State::kFlushThenCancel;
         } else {
           batch = TakeBatchLocked();
           writing_ = true;
           write_started_ = absl::Now();
+          ack = TakeAckLocked();
         }
-        if (batch.empty()) {
+        if (!writing_) {
           state_ = State::kDone;
         }
       }
-      if (batch.empty()) {
+      if (batch.empty() && ack == 0) {
         // After the last write, so the gateway receives every command (the
         // final Disconnects of a shutdown) before the stream ends.
         if (cancel) context_->TryCancel();
         return;
       }
-      if (!WriteDone(WriteBatch(stream, batch))) return;
+      if (!WriteDone(WriteBatch(stream, batch, ack))) return;
     }
+  }
+
+  // The gateway's liveness report `report_id` is applied: say so in the next
+  // batch, which goes even if it carries no command. Reader thread only,
+  // while held.
+  void LivenessApplied(uint64_t report_id) {
+    absl::MutexLock lock(&mu_);
+    liveness_applied_ = std::max(liveness_applied_, report_id);
+    ack_pending_ = true;
   }
 
   // While the reader applies one event batch, its replies are only queued:
@@ -122,17 +134,20 @@ class StreamCommandSink final : public CommandSink {
   // per event batch, which at idle rates is much of the link's cost.
   void ReleaseAndWrite(Stream* stream) {
     std::vector<link::v1::PeerCommand> batch;
+    uint64_t ack = 0;
     {
       absl::MutexLock lock(&mu_);
       held_ = false;
-      if (state_ != State::kOpen || overflowed_ || writing_ || queue_.empty()) {
+      if (state_ != State::kOpen || overflowed_ || writing_ ||
+          (queue_.empty() && !ack_pending_)) {
         return;
       }
       batch = TakeBatchLocked();
       writing_ = true;
       write_started_ = absl::Now();
+      ack = TakeAckLocked();
     }
-    WriteDone(WriteBatch(stream, batch));
+    WriteDone(WriteBatch(stream, batch, ack));
   }
 
   // The reader is done: stop once the queue is empty.
@@ -170,14 +185,25 @@ class StreamCommandSink final : public CommandSink {
     return batch;
   }
 
-  bool WriteBatch(Stream* stream, std::vector<link::v1::PeerCommand>& batch) {
+  // The acknowledgement to send with the next batch, or 0.
+  uint64_t TakeAckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!ack_pending_) return 0;
+    ack_pending_ = false;
+    return liveness_applied_;
+  }
+
+  bool WriteBatch(Stream* stream, std::vector<link::v1::PeerCommand>& batch,
+                  uint64_t liveness_applied) {
     link::v1::ServiceMessage message;
     link::v1::CommandBatch* commands = message.mutable_commands();
+    commands->set_liveness_applied(liveness_applied);
     commands->mutable_commands()->Reserve(static_cast<int>(batch.size()));
     for (link::v1::PeerCommand& command : batch) {
       *commands->add_commands() = std::move(command);
     }
-    if (metrics_) metrics_->ObserveCommandBatch(batch.size());
+    if (metrics_ && !batch.empty()) {
+      metrics_->ObserveCommandBatch(batch.size());
+    }
     return stream->Write(message);
   }
 
@@ -203,6 +229,8 @@ class StreamCommandSink final : public CommandSink {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;  // A Write is in flight.
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
   bool stall_cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t liveness_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ack_pending_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 GatewayLinkService::GatewayLinkService(ServerNetworkHost& host,
@@ -277,6 +305,9 @@ grpc::Status GatewayLinkService::Attach(
       if (message.has_events()) {
         sink->Hold();
         host_.HandleEvents(gateway_id, message.events());
+        if (message.events().has_liveness()) {
+          sink->LivenessApplied(message.events().liveness().report_id());
+        }
         sink->ReleaseAndWrite(stream);
       } else if (message.has_hello()) {
         status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -131,10 +131,20 @@ ServiceMetrics::ServiceMetrics()
   rtt_ = &prometheus::BuildHistogram()
               .Name("gss_heartbeat_rtt_seconds")
               .Help(
-                  "Round-trip time measured by the server from the echo "
-                  "fields of Ping")
+                  "Round-trip time measured from the echo fields of Ping, "
+                  "by the service or by the gateway that answered it")
               .Register(*registry_)
               .Add({}, RttBuckets());
+
+  auto& heartbeats = prometheus::BuildCounter()
+                         .Name("gss_heartbeats_total")
+                         .Help(
+                             "Heartbeats applied to sessions, by who answered "
+                             "the Ping: the service, or a gateway at the edge "
+                             "that reported it in bulk")
+                         .Register(*registry_);
+  heartbeats_by_service_ = &heartbeats.Add({{"answered_by", "service"}});
+  heartbeats_by_gateway_ = &heartbeats.Add({{"answered_by", "gateway"}});
 
   auto& batches = prometheus::BuildHistogram()
                       .Name("gss_link_batch_size")
@@ -206,6 +216,16 @@ void ServiceMetrics::CountResume(absl::string_view outcome) {
 
 void ServiceMetrics::ObserveRtt(absl::Duration rtt) {
   rtt_->Observe(absl::ToDoubleSeconds(rtt));
+}
+
+void ServiceMetrics::CountHeartbeat(bool answered_by_gateway) {
+  (answered_by_gateway ? heartbeats_by_gateway_ : heartbeats_by_service_)
+      ->Increment();
+}
+
+double ServiceMetrics::HeartbeatCount(bool answered_by_gateway) const {
+  return (answered_by_gateway ? heartbeats_by_gateway_ : heartbeats_by_service_)
+      ->Value();
 }
 
 void ServiceMetrics::ObserveEventBatch(size_t events) {

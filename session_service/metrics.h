@@ -52,6 +52,9 @@ class ServiceMetrics {
   void CountLogin(absl::string_view outcome);
   void CountResume(absl::string_view outcome);
   void ObserveRtt(absl::Duration rtt);
+  // A heartbeat applied to a session: a Ping the service answered, or one a
+  // gateway answered at the edge and reported.
+  void CountHeartbeat(bool answered_by_gateway);
   void ObserveEventBatch(size_t events);
   void ObserveCommandBatch(size_t commands);
   void CountAttach();
@@ -69,6 +72,7 @@ class ServiceMetrics {
   double ClosedCount(CloseReason reason) const;
   double AttachCount() const;
   uint64_t RttSamples() const;
+  double HeartbeatCount(bool answered_by_gateway) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -84,6 +88,8 @@ class ServiceMetrics {
   absl::flat_hash_map<std::string, prometheus::Counter*> logins_;
   absl::flat_hash_map<std::string, prometheus::Counter*> resumes_;
   prometheus::Histogram* rtt_ = nullptr;
+  prometheus::Counter* heartbeats_by_service_ = nullptr;
+  prometheus::Counter* heartbeats_by_gateway_ = nullptr;
   prometheus::Histogram* event_batches_ = nullptr;
   prometheus::Histogram* command_batches_ = nullptr;
   prometheus::Counter* attaches_ = nullptr;

@@ -7,6 +7,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/round_trip.h"
 #include "session_service/random.h"
 
 namespace gss {
@@ -17,7 +18,6 @@ using game::v1::ServerMessage;
 
 // Round trips longer than this are a client's bookkeeping error (or a lie),
 // not a measurement.
-constexpr absl::Duration kMaxPlausibleRtt = absl::Seconds(60);
 
 bool IsLive(SessionState state) {
   return state == SessionState::kActive || state == SessionState::kSuspect;
@@ -341,6 +341,35 @@ void ServerNetworkHost::HandleEvents(uint32_t gateway_id,
     }
   }
   FlushInputs(run);
+  ApplyLiveness(gateway_id, batch.liveness());
+}
+
+void ServerNetworkHost::ApplyLiveness(uint32_t gateway_id,
+                                      const link::v1::LivenessReport& report) {
+  const int count = report.connection_ids_size();
+  if (count == 0) return;
+  std::vector<PeerInput> inputs(count);
+  for (int i = 0; i < count; ++i) {
+    inputs[i].remote = RemoteIdentity{gateway_id, report.connection_ids(i), {}};
+    inputs[i].kind = PeerInput::Kind::kHeartbeat;
+    // A gateway's figure is bounded like a measured one: a report from a
+    // confused or hostile gateway must not poison the histogram.
+    if (i < report.rtt_us_size() && report.rtt_us(i) >= 0 &&
+        report.rtt_us(i) <= absl::ToInt64Microseconds(kMaxPlausibleRtt)) {
+      inputs[i].rtt = absl::Microseconds(report.rtt_us(i));
+    }
+  }
+  std::vector<PeerInputResult> results(count);
+  sessions_->ApplyInputs(inputs, absl::MakeSpan(results));
+  if (!metrics_) return;
+  for (int i = 0; i < count; ++i) {
+    if (!results[i].status.ok()) {
+      metrics_->CountDroppedEvent();
+      continue;
+    }
+    metrics_->CountHeartbeat(/*answered_by_gateway=*/true);
+    if (inputs[i].rtt) metrics_->ObserveRtt(*inputs[i].rtt);
+  }
 }
 
 void ServerNetworkHost::FlushInputs(std::vector<PendingInput>& run) {
@@ -679,19 +708,11 @@ void ServerNetworkHost::OnPing(const RemoteIdentity& remote,
     return;
   }
   const int64_t now_us = absl::ToUnixMicros(clock_.Now());
-  // rtt = now - echo_server_time - echo_hold, computed without overflow for
-  // any values a client may send.
-  if (ping.echo_server_time_us() > 0 && ping.echo_hold_us() >= 0 &&
-      now_us >= ping.echo_server_time_us()) {
-    const int64_t since_pong = now_us - ping.echo_server_time_us();
-    if (since_pong >= ping.echo_hold_us()) {
-      const absl::Duration rtt =
-          absl::Microseconds(since_pong - ping.echo_hold_us());
-      if (rtt <= kMaxPlausibleRtt && sessions_->RecordRtt(remote, rtt).ok() &&
-          metrics_) {
-        metrics_->ObserveRtt(rtt);
-      }
-    }
+  if (metrics_) metrics_->CountHeartbeat(/*answered_by_gateway=*/false);
+  if (std::optional<absl::Duration> rtt = RoundTripFromEcho(
+          now_us, ping.echo_server_time_us(), ping.echo_hold_us());
+      rtt && sessions_->RecordRtt(remote, *rtt).ok() && metrics_) {
+    metrics_->ObserveRtt(*rtt);
   }
   ServerMessage reply;
   reply.mutable_pong()->set_client_time_us(ping.client_time_us());

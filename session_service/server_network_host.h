@@ -82,8 +82,9 @@ class ServerNetworkHost {
   // returned HelloAck. Unavailable while draining or stopped.
   absl::StatusOr<GatewayAttachment> AttachGateway(
       const link::v1::Hello& hello, std::shared_ptr<CommandSink> sink);
-  // Applies events in order. Events of one gateway must come from one thread
-  // at a time (they do: one stream, one reader).
+  // Applies events in order, then the batch's liveness report (heartbeats the
+  // gateway answered itself). Events of one gateway must come from one
+  // thread at a time (they do: one stream, one reader).
   void HandleEvents(uint32_t gateway_id, const link::v1::EventBatch& batch);
   void HandleEvent(uint32_t gateway_id, const link::v1::PeerEvent& event);
   // The gateway's stream ended: unless a newer attachment took over, every
@@ -134,6 +135,8 @@ class ServerNetworkHost {
     game::v1::ClientMessage message;
   };
   void FlushInputs(std::vector<PendingInput>& run);
+  void ApplyLiveness(uint32_t gateway_id,
+                     const link::v1::LivenessReport& report);
   // Parses one game message; false (counted and answered) when malformed.
   bool ParseMessage(const RemoteIdentity& remote, const std::string& bytes,
                     game::v1::ClientMessage& message);

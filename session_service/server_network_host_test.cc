@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/round_trip.h"
 #include "gmock/gmock.h"
 #include "gss/game/v1/login_padding.h"
 #include "gtest/gtest.h"
@@ -593,11 +594,69 @@ TEST_F(ServerNetworkHostTest, PongEchoesAndTheServerMeasuresRtt) {
   ASSERT_TRUE(snapshot->rtt.has_value());
   EXPECT_EQ(*snapshot->rtt, absl::Milliseconds(20));
   EXPECT_EQ(metrics_->RttSamples(), 1u);
+  EXPECT_EQ(metrics_->HeartbeatCount(/*answered_by_gateway=*/false), 2);
 
   // Nonsense echoes are ignored, not trusted.
   ping.mutable_ping()->set_echo_hold_us(int64_t{1} << 62);
   Send(1, ping);
   EXPECT_TRUE(One(1).has_pong());
+  EXPECT_EQ(metrics_->RttSamples(), 1u);
+}
+
+// Heartbeats a gateway answered itself arrive in bulk, after the batch's
+// events, and keep sessions alive exactly as Pings would, without a reply.
+TEST_F(ServerNetworkHostTest, LivenessReportsKeepSessionsAliveAndRecordRtt) {
+  const auto alice = Login(1, "alice");
+  const auto bob = Login(2, "bob");
+  Advance(absl::Seconds(16));  // Past suspect_after.
+  ASSERT_EQ(StateOf(alice.session_id()), SessionState::kSuspect);
+  ASSERT_EQ(StateOf(bob.session_id()), SessionState::kSuspect);
+
+  // A peer connecting in the same batch is known by the time the report is
+  // applied; a connection without a session is counted and ignored.
+  link::v1::EventBatch batch;
+  link::v1::PeerEvent* connected = batch.add_events();
+  connected->set_connection_id(3);
+  connected->mutable_connected()->mutable_peer()->set_connection_id(3);
+  connected->mutable_connected()->mutable_peer()->set_address("192.0.2.1:7");
+  link::v1::LivenessReport* report = batch.mutable_liveness();
+  report->set_report_id(1);
+  for (auto [connection, rtt_us] : {std::pair<uint64_t, int64_t>{1, 4'500},
+                                    {3, -1},
+                                    {99, 1'000}}) {
+    report->add_connection_ids(connection);
+    report->add_rtt_us(rtt_us);
+  }
+  host_->HandleEvents(kGateway, batch);
+
+  EXPECT_EQ(StateOf(alice.session_id()), SessionState::kActive);
+  EXPECT_EQ(StateOf(bob.session_id()), SessionState::kSuspect);
+  EXPECT_EQ(host_->sessions().FindByRemote(Remote(1))->rtt,
+            absl::Microseconds(4'500));
+  EXPECT_EQ(host_->sessions().FindByRemote(Remote(3))->rtt, std::nullopt);
+  EXPECT_EQ(metrics_->RttSamples(), 1u);
+  EXPECT_EQ(metrics_->HeartbeatCount(/*answered_by_gateway=*/true), 2);
+  EXPECT_EQ(metrics_->HeartbeatCount(/*answered_by_gateway=*/false), 0);
+  // Nothing to say to anyone: the gateway has already answered.
+  EXPECT_THAT(Take(1).messages, IsEmpty());
+  EXPECT_THAT(Take(3).messages, IsEmpty());
+  EXPECT_THAT(Take(99).messages, IsEmpty());
+
+  // Bob, never reported, times out; Alice, reported, is held alive.
+  Advance(absl::Milliseconds(15'500));
+  EXPECT_EQ(Take(2).close_reason, "timed_out");
+  EXPECT_EQ(StateOf(alice.session_id()), SessionState::kSuspect);
+
+  // A round trip no client could have is not recorded.
+  link::v1::EventBatch implausible;
+  implausible.mutable_liveness()->set_report_id(2);
+  implausible.mutable_liveness()->add_connection_ids(1);
+  implausible.mutable_liveness()->add_rtt_us(
+      absl::ToInt64Microseconds(kMaxPlausibleRtt) + 1);
+  host_->HandleEvents(kGateway, implausible);
+  EXPECT_EQ(StateOf(alice.session_id()), SessionState::kActive);
+  EXPECT_EQ(host_->sessions().FindByRemote(Remote(1))->rtt,
+            absl::Microseconds(4'500));
   EXPECT_EQ(metrics_->RttSamples(), 1u);
 }
 

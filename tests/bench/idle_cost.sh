@@ -5,7 +5,9 @@
 # system calls per ping (less noisy than CPU time on a shared machine).
 # Usage: tests/bench/idle_cost.sh [LABEL]
 # Env: BUILD (build/release), N (20000), HB (2s: N/HB pings per second),
-#      WINDOW (10, seconds measured), GW_FLAGS, SVC_FLAGS (extra flags).
+#      WINDOW (10, seconds measured), GW_FLAGS, SVC_FLAGS (extra flags),
+#      PROFILE (a directory: also records `perf record -g` of each process
+#      there, as gw.perf and svc.perf).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,17 +20,20 @@ WORK=$(mktemp -d /tmp/gss_idle.XXXXXX)
 ulimit -n "$(ulimit -Hn)"
 
 "$BUILD/session_service/session_service" --link_address=127.0.0.1:0 \
-  --ops_address=127.0.0.1:0 --metrics_address= --port_file="$WORK/svc.ports" \
+  --ops_address=127.0.0.1:0 --ops_auth=none --metrics_address= \
+  --port_file="$WORK/svc.ports" \
   ${SVC_FLAGS:-} >"$WORK/svc.log" 2>&1 &
 SVC=$!
 trap 'kill -KILL $SVC ${GW:-} 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [[ -s $WORK/svc.ports ]] && break; sleep 0.1; done
+[[ -s $WORK/svc.ports ]] || { cat "$WORK/svc.log" >&2; exit 1; }
 LINK=$(sed -n 's/^link=//p' "$WORK/svc.ports")
 "$BUILD/gateway/gateway" --game_address=127.0.0.1:0 \
   --service_address=127.0.0.1:"$LINK" --metrics_address= --max_peers=250000 \
   --port_file="$WORK/gw.ports" ${GW_FLAGS:-} >"$WORK/gw.log" 2>&1 &
 GW=$!
 for _ in $(seq 100); do [[ -s $WORK/gw.ports ]] && break; sleep 0.1; done
+[[ -s $WORK/gw.ports ]] || { cat "$WORK/gw.log" >&2; exit 1; }
 GAME=$(sed -n 's/^game=//p' "$WORK/gw.ports")
 sleep 1
 
@@ -63,6 +68,13 @@ if perf stat -e context-switches true >/dev/null 2>&1; then
   for p in "$GW:gw" "$SVC:svc"; do
     perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "${p%%:*}" \
       -o "$WORK/${p##*:}.stat" -- sleep "$WINDOW" >/dev/null 2>&1 &
+  done
+fi
+if [[ -n ${PROFILE:-} ]]; then
+  mkdir -p "$PROFILE"
+  for p in "$GW:gw" "$SVC:svc"; do
+    perf record -g -F 2000 -p "${p%%:*}" -o "$PROFILE/${p##*:}.perf" \
+      -- sleep "$WINDOW" >/dev/null 2>&1 &
   done
 fi
 S0=$(ticks $SVC); G0=$(ticks $GW); T0=$(date +%s.%N)

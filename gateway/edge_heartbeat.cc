@@ -1,0 +1,34 @@
+#include "gateway/edge_heartbeat.h"
+
+#include "common/round_trip.h"
+#include "gss/game/v1/game.pb.h"
+
+namespace gss::gateway {
+
+namespace {
+
+// ClientMessage field 3 (ping), length-delimited. Clients put the body
+// first, so anything else is sure not to be a lone Ping and skips the parse.
+constexpr char kPingTag = (3 << 3) | 2;
+
+}  // namespace
+
+std::optional<EdgePong> AnswerPing(absl::string_view message, int64_t now_us) {
+  if (message.empty() || message[0] != kPingTag) return std::nullopt;
+  game::v1::ClientMessage parsed;
+  if (!parsed.ParseFromArray(message.data(), static_cast<int>(message.size())) ||
+      parsed.body_case() != game::v1::ClientMessage::kPing) {
+    return std::nullopt;
+  }
+  const game::v1::Ping& ping = parsed.ping();
+  game::v1::ServerMessage reply;
+  reply.mutable_pong()->set_client_time_us(ping.client_time_us());
+  reply.mutable_pong()->set_server_time_us(now_us);
+  return EdgePong{
+      .pong = reply.SerializeAsString(),
+      .rtt = RoundTripFromEcho(now_us, ping.echo_server_time_us(),
+                               ping.echo_hold_us()),
+  };
+}
+
+}  // namespace gss::gateway
