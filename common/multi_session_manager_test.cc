@@ -1513,9 +1513,10 @@ TEST_F(MultiSessionManagerTest, MoveAppliesTheRulesToTheSendersState) {
 }
 
 // ApplyInputs must be indistinguishable from the single calls: the same
-// events (heartbeats with and without a round trip, messages, moves with stale, too-far and valid ticks,
-// unknown remotes, a session resumed onto another shard's remote) applied to
-// two managers, one batch against one call at a time.
+// events (heartbeats with and without a round trip, messages, moves with stale,
+// too-far and valid ticks, unknown remotes, a session resumed onto another
+// shard's remote) applied to two managers, one batch against one call at a
+// time.
 TEST(MultiSessionManagerBatchTest, ApplyInputsMatchesSingleCalls) {
   ManualClock batch_clock{kStart};
   ManualClock single_clock{kStart};

@@ -13,8 +13,7 @@ constexpr int64_t kNow = 1'700'000'000'000'000;
 TEST(RoundTripFromEchoTest, SubtractsTheClientsHoldFromTheTimeSinceThePong) {
   EXPECT_EQ(RoundTripFromEcho(kNow, kNow - 5'000, 3'500),
             absl::Microseconds(1'500));
-  EXPECT_EQ(RoundTripFromEcho(kNow, kNow - 5'000, 5'000),
-            absl::ZeroDuration());
+  EXPECT_EQ(RoundTripFromEcho(kNow, kNow - 5'000, 5'000), absl::ZeroDuration());
 }
 
 TEST(RoundTripFromEchoTest, AFirstPingEchoesNothing) {

@@ -10,7 +10,9 @@
 //    deadlines fire;
 //  - in a Resume, a resume_token "@n", and in a ShootInput, a
 //    target_session_id "@n", stand for the n-th token or session id a Welcome
-//    gave out in an earlier step (random secrets cannot be guessed).
+//    gave out in an earlier step (random secrets cannot be guessed);
+//  - the batch's liveness report (heartbeats a gateway answered) goes with
+//    the last step.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -262,7 +264,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckCommands(story);
     CheckSessions(story);
   }
-  if (step.events_size() > 0) ApplyStep(story, step);
+  if (batch.has_liveness()) *step.mutable_liveness() = batch.liveness();
+  if (step.events_size() > 0 || step.has_liveness()) ApplyStep(story, step);
 
   // Stopping leaves nothing behind, and every connected peer is told.
   story.host->BeginDrain();

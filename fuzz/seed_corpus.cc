@@ -301,6 +301,14 @@ class Story {
     message.mutable_goodbye();
     return Send(connection, message);
   }
+  // A heartbeat the gateway answered, in the batch's liveness report.
+  Story& Answered(uint64_t connection, int64_t rtt_us) {
+    gss::link::v1::LivenessReport* report = batch_.mutable_liveness();
+    report->set_report_id(1);
+    report->add_connection_ids(connection);
+    report->add_rtt_us(rtt_us);
+    return *this;
+  }
   Story& Closed(uint64_t connection, bool orderly) {
     Add(connection).mutable_closed()->set_orderly(orderly);
     return *this;
@@ -388,6 +396,15 @@ void AddLinkSeeds(std::vector<Seed>& seeds) {
                                    .Login(10, std::string(65, 'x'))
                                    .Move(99, 1, 1, 1)
                                    .Resume(10, "not-a-token"));
+  add("edge-heartbeats", Story()
+                             .Connect(10)
+                             .Connect(11)
+                             .Login(10, "alice")
+                             .Step(16'000)
+                             .Closed(11, false)
+                             .Answered(10, 2'500)
+                             .Answered(11, -1)
+                             .Answered(99, int64_t{1} << 62));
   add("goodbye-and-close", Story()
                                .Connect(1)
                                .Login(1, "hello-peer")

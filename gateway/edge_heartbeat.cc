@@ -16,7 +16,8 @@ constexpr char kPingTag = (3 << 3) | 2;
 std::optional<EdgePong> AnswerPing(absl::string_view message, int64_t now_us) {
   if (message.empty() || message[0] != kPingTag) return std::nullopt;
   game::v1::ClientMessage parsed;
-  if (!parsed.ParseFromArray(message.data(), static_cast<int>(message.size())) ||
+  if (!parsed.ParseFromArray(message.data(),
+                             static_cast<int>(message.size())) ||
       parsed.body_case() != game::v1::ClientMessage::kPing) {
     return std::nullopt;
   }

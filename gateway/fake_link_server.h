@@ -24,7 +24,7 @@ class FakeLinkServer final : public link::v1::GatewayLink::Service {
  public:
   struct State {
     std::vector<link::v1::Hello> hellos;
-    std::vector<link::v1::PeerEvent> events;  // In arrival order.
+    std::vector<link::v1::PeerEvent> events;        // In arrival order.
     std::vector<link::v1::LivenessReport> reports;  // In arrival order.
     int streams_ended = 0;
   };

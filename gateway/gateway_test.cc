@@ -578,7 +578,8 @@ TEST_F(GatewayTest, DeliverReachesTheRightPeer) {
   EXPECT_EQ(gateway_->metrics().drops(DropReason::kUnknownConnectionId), 1);
 }
 
-// --- Heartbeats at the edge ----------------------------------------------------
+// --- Heartbeats at the edge
+// ----------------------------------------------------
 
 std::string PingBytes(int64_t client_time_us, int64_t echo_server_time_us = 0) {
   game::v1::ClientMessage message;
@@ -682,9 +683,8 @@ TEST_F(GatewayTest, UnacknowledgedReportsSendPingsToTheService) {
 
   udp.SendData(PingBytes(1));
   ASSERT_TRUE(ReceivePong(udp).has_value());
-  ASSERT_TRUE(fake_->WaitUntil([&](const State& s) {
-    return ReportedRtt(s, u).has_value();
-  }));
+  ASSERT_TRUE(fake_->WaitUntil(
+      [&](const State& s) { return ReportedRtt(s, u).has_value(); }));
   // Once the report is overdue, a Ping reaches the service as a message.
   int64_t stamp = 2;
   ASSERT_TRUE(fake_->WaitUntil(
@@ -724,8 +724,8 @@ TEST_F(GatewayTest, WithAnswerPingsOffEveryPingGoesToTheService) {
   UdpClient udp(port());
   const uint64_t u = ConnectUdp(udp, 1);
   udp.SendData(PingBytes(1));
-  ASSERT_TRUE(
-      fake_->WaitUntil([&](const State& s) { return CountMessages(s, u) == 1; }));
+  ASSERT_TRUE(fake_->WaitUntil(
+      [&](const State& s) { return CountMessages(s, u) == 1; }));
   EXPECT_EQ(gateway_->metrics().pings_answered(), 0);
   EXPECT_TRUE(fake_->Snapshot().reports.empty());
 }

@@ -85,9 +85,8 @@ bool ServiceLink::WaitUntilUp(bool up, absl::Duration timeout) const {
 
 bool ServiceLink::WaitUntilAcknowledged(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto acked = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return up_ && acked_;
-  };
+  auto acked = [this]()
+                   ABSL_SHARED_LOCKS_REQUIRED(mu_) { return up_ && acked_; };
   return mu_.AwaitWithTimeout(absl::Condition(&acked), timeout);
 }
 
@@ -286,7 +285,8 @@ bool ServiceLink::RunStream() {
           wake = last_write + options_.batch_max_delay;
         }
         if (!answered_pings_.empty()) {
-          wake = std::min(wake, last_report_ + options_.liveness_report_interval);
+          wake =
+              std::min(wake, last_report_ + options_.liveness_report_interval);
         }
         if (now >= wake) break;
         if (wake == absl::InfiniteFuture()) {

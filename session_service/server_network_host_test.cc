@@ -621,9 +621,8 @@ TEST_F(ServerNetworkHostTest, LivenessReportsKeepSessionsAliveAndRecordRtt) {
   connected->mutable_connected()->mutable_peer()->set_address("192.0.2.1:7");
   link::v1::LivenessReport* report = batch.mutable_liveness();
   report->set_report_id(1);
-  for (auto [connection, rtt_us] : {std::pair<uint64_t, int64_t>{1, 4'500},
-                                    {3, -1},
-                                    {99, 1'000}}) {
+  for (auto [connection, rtt_us] :
+       {std::pair<uint64_t, int64_t>{1, 4'500}, {3, -1}, {99, 1'000}}) {
     report->add_connection_ids(connection);
     report->add_rtt_us(rtt_us);
   }

@@ -111,9 +111,9 @@ class RuntimeE2eTest : public ::testing::TestWithParam<TransportKind> {
     // The gateway answers Pings itself while the service acknowledges its
     // reports; short figures so that a frozen service costs at most one
     // more heartbeat interval of the fast policy to notice.
-    options.gateway_flags = {"--liveness_report_interval=20ms",
-                             "--liveness_ack_timeout=" +
-                                 absl::FormatDuration(kLivenessAckTimeout)};
+    options.gateway_flags = {
+        "--liveness_report_interval=20ms",
+        "--liveness_ack_timeout=" + absl::FormatDuration(kLivenessAckTimeout)};
     ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(options));
   }
   void TearDown() override {
