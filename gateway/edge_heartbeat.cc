@@ -5,16 +5,8 @@
 
 namespace gss::gateway {
 
-namespace {
-
-// ClientMessage field 3 (ping), length-delimited. Clients put the body
-// first, so anything else is sure not to be a lone Ping and skips the parse.
-constexpr char kPingTag = (3 << 3) | 2;
-
-}  // namespace
-
 std::optional<EdgePong> AnswerPing(absl::string_view message, int64_t now_us) {
-  if (message.empty() || message[0] != kPingTag) return std::nullopt;
+  if (!MayBePing(message)) return std::nullopt;
   game::v1::ClientMessage parsed;
   if (!parsed.ParseFromArray(message.data(),
                              static_cast<int>(message.size())) ||

@@ -13,6 +13,16 @@
 
 namespace gss::gateway {
 
+// ClientMessage field 3 (ping), length-delimited. Clients put the body
+// first, so a message that starts otherwise is not a lone Ping.
+inline constexpr char kPingTag = (3 << 3) | 2;
+
+// A one-byte test that lets every other message skip the parse and the
+// clock read.
+inline bool MayBePing(absl::string_view message) {
+  return !message.empty() && message[0] == kPingTag;
+}
+
 struct EdgePong {
   std::string pong;  // A serialized gss.game.v1.ServerMessage with a Pong.
   // From the Ping's echo of an earlier Pong (common/round_trip.h).

@@ -131,9 +131,11 @@ class TcpPeer : public Peer, public std::enable_shared_from_this<TcpPeer> {
         Terminate("rate_limited", PeerDropReason::kRateLimited);
         return false;
       }
-      if (std::optional<EdgePong> answer =
-              AnswerPing(frame_, absl::ToUnixMicros(absl::Now()));
-          answer && context_.sink.PeerPinged(connection_id(), answer->rtt)) {
+      std::optional<EdgePong> answer;
+      if (MayBePing(frame_)) {
+        answer = AnswerPing(frame_, absl::ToUnixMicros(absl::Now()));
+      }
+      if (answer && context_.sink.PeerPinged(connection_id(), answer->rtt)) {
         context_.metrics.PingAnswered();
         DoDeliver(answer->pong);
         // The Pong may find the peer's output full (slow_consumer).

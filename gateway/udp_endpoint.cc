@@ -341,6 +341,7 @@ void UdpEndpoint::HandleData(const wire::Data& data, Clock::time_point now) {
 }
 
 bool UdpEndpoint::AnswerAtEdge(UdpPeer& peer, absl::string_view payload) {
+  if (!MayBePing(payload)) return false;
   std::optional<EdgePong> answer =
       AnswerPing(payload, absl::ToUnixMicros(absl::Now()));
   if (!answer || !context_.sink.PeerPinged(peer.connection_id(), answer->rtt)) {

@@ -78,6 +78,7 @@ class StreamCommandSink final : public CommandSink {
     for (;;) {
       std::vector<link::v1::PeerCommand> batch;
       uint64_t ack = 0;
+      bool write = false;
       bool cancel = false;
       {
         absl::MutexLock lock(&mu_);
@@ -98,12 +99,11 @@ class StreamCommandSink final : public CommandSink {
           writing_ = true;
           write_started_ = absl::Now();
           ack = TakeAckLocked();
+          write = true;
         }
-        if (!writing_) {
-          state_ = State::kDone;
-        }
+        if (!write) state_ = State::kDone;
       }
-      if (batch.empty() && ack == 0) {
+      if (!write) {
         // After the last write, so the gateway receives every command (the
         // final Disconnects of a shutdown) before the stream ends.
         if (cancel) context_->TryCancel();
@@ -117,6 +117,7 @@ class StreamCommandSink final : public CommandSink {
   // batch, which goes even if it carries no command. Reader thread only,
   // while held.
   void LivenessApplied(uint64_t report_id) {
+    if (report_id == 0) return;  // Not a report id: nothing to acknowledge.
     absl::MutexLock lock(&mu_);
     liveness_applied_ = std::max(liveness_applied_, report_id);
     ack_pending_ = true;

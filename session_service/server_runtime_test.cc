@@ -97,20 +97,51 @@ class FakeGateway {
     ASSERT_TRUE(stream_->Write(message));
   }
 
+  // A liveness report alone: heartbeats of `connections` answered at the
+  // gateway.
+  void Report(uint64_t report_id, const std::vector<uint64_t>& connections) {
+    link::v1::GatewayMessage message;
+    link::v1::LivenessReport* report =
+        message.mutable_events()->mutable_liveness();
+    report->set_report_id(report_id);
+    for (uint64_t connection : connections) {
+      report->add_connection_ids(connection);
+      report->add_rtt_us(-1);
+    }
+    ASSERT_TRUE(stream_->Write(message));
+  }
+
+  // Reads until a batch acknowledges a liveness report; its report id, or
+  // nullopt when the stream ended first. Commands read on the way are kept.
+  std::optional<uint64_t> NextLivenessApplied() {
+    for (;;) {
+      link::v1::ServiceMessage message;
+      if (!ReadOne(message)) return std::nullopt;
+      if (message.commands().liveness_applied() != 0) {
+        return message.commands().liveness_applied();
+      }
+    }
+  }
+
   // The next command for `connection`, reading the stream as needed; nullopt
   // when the stream ended first.
   std::optional<link::v1::PeerCommand> Next(uint64_t connection) {
     while (pending_[connection].empty()) {
       link::v1::ServiceMessage message;
-      if (!stream_->Read(&message)) return std::nullopt;
-      for (const link::v1::PeerCommand& command :
-           message.commands().commands()) {
-        pending_[command.connection_id()].push_back(command);
-      }
+      if (!ReadOne(message)) return std::nullopt;
     }
     link::v1::PeerCommand command = pending_[connection].front();
     pending_[connection].pop_front();
     return command;
+  }
+
+  // Reads one message, keeping its commands for Next().
+  bool ReadOne(link::v1::ServiceMessage& message) {
+    if (!stream_->Read(&message)) return false;
+    for (const link::v1::PeerCommand& command : message.commands().commands()) {
+      pending_[command.connection_id()].push_back(command);
+    }
+    return true;
   }
 
   // The message a command carries (deliver, or a close's final message).
@@ -264,6 +295,23 @@ TEST_F(ServerRuntimeTest, GatewayLinkCarriesLoginAndGameplay) {
   gateway.Send(1, ClientMessage());  // No body: malformed.
   EXPECT_EQ(gateway.NextMessage(1).input_rejected().reason(), "malformed");
   EXPECT_EQ(runtime_->host().gateways_attached(), 1u);
+}
+
+TEST_F(ServerRuntimeTest, LivenessReportsAreAppliedAndAcknowledged) {
+  FakeGateway gateway(runtime_->link_port(), 3);
+  const auto welcome = gateway.Login(1, "alice");
+  // Id 0 names no report: applied, but there is nothing to acknowledge.
+  gateway.Report(0, {1});
+  gateway.Report(1, {1});
+  gateway.Report(2, {1, 99});
+  std::optional<uint64_t> applied = gateway.NextLivenessApplied();
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_GE(*applied, 1u);
+  if (*applied == 1) EXPECT_EQ(gateway.NextLivenessApplied(), 2u);
+  // The stream carries on as before.
+  gateway.RoundTrip(1);
+  EXPECT_EQ(runtime_->metrics().HeartbeatCount(/*answered_by_gateway=*/true),
+            3);
 }
 
 TEST_F(ServerRuntimeTest, LinkMustStartWithHello) {
