@@ -1,10 +1,12 @@
 // game-client: connects to a gateway, logs in, then plays from stdin (move,
 // shoot, ping, quit) and prints one line per runtime event.
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -31,6 +33,9 @@ ABSL_FLAG(int, max_reconnect_attempts, 3,
           "Reconnect attempts before giving up.");
 ABSL_FLAG(absl::Duration, attempt_timeout, absl::Seconds(5),
           "One connect/login attempt that takes longer has failed.");
+ABSL_FLAG(absl::Duration, reply_wait, absl::Seconds(2),
+          "When stdin ends (not on quit): how long to wait at most for the "
+          "replies to the commands sent before exiting.");
 
 namespace {
 
@@ -39,6 +44,20 @@ using gss::client::RuntimeEventType;
 
 constexpr char kHelp[] =
     "commands: move DX DY | shoot SESSION_ID | ping | quit";
+
+// The answer to a command from stdin (a move, a shot or a user ping).
+bool AnswersACommand(const RuntimeEvent& event) {
+  switch (event.type) {
+    case RuntimeEventType::kMoveResult:
+    case RuntimeEventType::kShootResult:
+    case RuntimeEventType::kInputRejected:
+      return true;
+    case RuntimeEventType::kPong:
+      return !event.heartbeat;
+    default:
+      return false;
+  }
+}
 
 // The session ended for good: the tool exits too.
 bool IsTerminal(const RuntimeEvent& event) {
@@ -81,9 +100,15 @@ int main(int argc, char** argv) {
   std::condition_variable cv;
   bool ended = false;
   bool welcomed = false;
+  int commands_sent = 0;
+  int commands_answered = 0;
   options.on_event = [&](const RuntimeEvent& event) {
     std::lock_guard<std::mutex> lock(mu);
     std::cout << "event " << event.ToString() << std::endl;
+    if (AnswersACommand(event)) {
+      ++commands_answered;
+      cv.notify_all();
+    }
     if (event.type == RuntimeEventType::kWelcome) {
       welcomed = true;
       cv.notify_all();
@@ -103,6 +128,7 @@ int main(int argc, char** argv) {
   // stdin is read on its own thread so that a session that ends for good
   // ends the tool even while nobody types.
   bool quit = false;
+  bool input_ended = false;  // At end of input, rather than on quit.
   std::thread reader([&] {
     std::string line;
     bool first = true;
@@ -118,22 +144,34 @@ int main(int argc, char** argv) {
           absl::StrSplit(line, ' ', absl::SkipWhitespace());
       if (words.empty()) continue;
       int32_t dx = 0, dy = 0;
-      if (words[0] == "quit" && words.size() == 1) break;
-      if (words[0] == "move" && words.size() == 3 &&
-          absl::SimpleAtoi(words[1], &dx) && absl::SimpleAtoi(words[2], &dy)) {
-        runtime.Move(dx, dy);
-      } else if (words[0] == "shoot" && words.size() == 2) {
-        runtime.Shoot(words[1]);
-      } else if (words[0] == "ping" && words.size() == 1) {
-        runtime.Ping();
-      } else {
+      if (words[0] == "quit" && words.size() == 1) {
+        std::lock_guard<std::mutex> lock(mu);
+        quit = true;
+        cv.notify_all();
+        return;
+      }
+      const bool move = words[0] == "move" && words.size() == 3 &&
+                        absl::SimpleAtoi(words[1], &dx) &&
+                        absl::SimpleAtoi(words[2], &dy);
+      const bool shoot = words[0] == "shoot" && words.size() == 2;
+      const bool ping = words[0] == "ping" && words.size() == 1;
+      if (!move && !shoot && !ping) {
         std::lock_guard<std::mutex> lock(mu);
         std::cout << "error unknown command \"" << line << "\"; " << kHelp
                   << std::endl;
+        continue;
       }
+      {
+        // Counted first: the answer may arrive before the call returns.
+        std::lock_guard<std::mutex> lock(mu);
+        ++commands_sent;
+      }
+      if (move) runtime.Move(dx, dy);
+      if (shoot) runtime.Shoot(words[1]);
+      if (ping) runtime.Ping();
     }
     std::lock_guard<std::mutex> lock(mu);
-    quit = true;
+    input_ended = true;
     cv.notify_all();
   });
   reader.detach();  // getline cannot be interrupted; exit ends it.
@@ -141,8 +179,14 @@ int main(int argc, char** argv) {
   bool gave_up = false;
   {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return ended || quit; });
-    gave_up = ended && !quit;
+    cv.wait(lock, [&] { return ended || quit || input_ended; });
+    if (input_ended && !ended) {
+      // A script's last commands get their replies printed before the exit.
+      cv.wait_for(lock,
+                  absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_reply_wait)),
+                  [&] { return ended || commands_answered >= commands_sent; });
+    }
+    gave_up = ended && !quit && !input_ended;
   }
   runtime.Stop();
   std::cout.flush();

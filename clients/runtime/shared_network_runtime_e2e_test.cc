@@ -510,6 +510,38 @@ TEST(GameClientCliTest, CommandsPipedBeforeTheLoginWaitForIt) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+int CountOf(absl::string_view text, absl::string_view what) {
+  int count = 0;
+  for (size_t at = text.find(what); at != absl::string_view::npos;
+       at = text.find(what, at + what.size())) {
+    ++count;
+  }
+  return count;
+}
+
+// A script that ends without quit: the replies to its last commands are
+// printed before the tool exits.
+TEST(GameClientCliTest, EndOfInputWaitsForTheLastReplies) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
+                       Cluster::Start(ClusterOptions{}));
+  const std::string out_path =
+      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
+  const std::string command =
+      absl::StrCat(GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
+                   " --name=piped --reply_wait=20s > ", out_path, " 2>&1");
+  FILE* in = popen(command.c_str(), "w");
+  ASSERT_NE(in, nullptr);
+  std::fputs("move 1 0\nmove 0 1\nping\n", in);
+  // Closes stdin and waits for the exit.
+  const int status = pclose(in);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string out =
+      ::gss::testing::ReadFileToString(out_path).value_or("");
+  EXPECT_EQ(CountOf(out, "event move_result"), 2) << out;
+  EXPECT_EQ(CountOf(out, " user"), 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "event stopped")) << out;
+}
+
 // Logins with the jwt authenticator: the runtime carries the token as it is.
 class RuntimeJwtTest : public ::testing::TestWithParam<TransportKind> {
  protected:
