@@ -443,24 +443,37 @@ INSTANTIATE_TEST_SUITE_P(Transports, RuntimeE2eTest,
                          });
 
 // game-client driven through a pipe, as a person would at a terminal.
-TEST(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
-                       Cluster::Start(ClusterOptions{}));
-  const std::string out_path =
-      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
-  const std::string command = absl::StrCat(
-      GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
-      " --name=frank --heartbeat_interval=200ms > ", out_path, " 2>&1");
-  FILE* in = popen(command.c_str(), "w");
+class GameClientCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(ClusterOptions{}));
+    out_path_ = absl::StrCat(::gss::testing::MakeTestTempDir("game_client"),
+                             "/out.txt");
+  }
+
+  // Starts game-client with `flags`, its output going to out_path_; its
+  // stdin is the returned pipe (pclose waits for the exit).
+  FILE* StartClient(absl::string_view flags) {
+    const std::string command =
+        absl::StrCat(GSS_GAME_CLIENT_BINARY, " --port=", cluster_->game_port(),
+                     " ", flags, " > ", out_path_, " 2>&1");
+    return popen(command.c_str(), "w");
+  }
+
+  std::string Output() const {
+    return ::gss::testing::ReadFileToString(out_path_).value_or("");
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  std::string out_path_;
+};
+
+TEST_F(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
+  FILE* in = StartClient("--name=frank --heartbeat_interval=200ms");
   ASSERT_NE(in, nullptr);
   auto output_has = [&](absl::string_view text) {
     return ::gss::testing::WaitFor(
-        [&] {
-          absl::StatusOr<std::string> out =
-              ::gss::testing::ReadFileToString(out_path);
-          return out.ok() && absl::StrContains(*out, text);
-        },
-        kWait);
+        [&] { return absl::StrContains(Output(), text); }, kWait);
   };
   EXPECT_TRUE(output_has("event welcome session="));
   std::fputs("move 1 0\nping\nbogus\n", in);
@@ -474,21 +487,12 @@ TEST(GameClientCliTest, PlaysFromStdinAndPrintsEvents) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_TRUE(output_has("event stopped"));
   if (HasFailure()) {
-    std::fprintf(
-        stderr, "%s\n",
-        ::gss::testing::ReadFileToString(out_path).value_or("").c_str());
+    std::fprintf(stderr, "%s\n", Output().c_str());
   }
 }
 
-TEST(GameClientCliTest, CommandsPipedBeforeTheLoginWaitForIt) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
-                       Cluster::Start(ClusterOptions{}));
-  const std::string out_path =
-      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
-  const std::string command =
-      absl::StrCat(GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
-                   " --name=scripted > ", out_path, " 2>&1");
-  FILE* in = popen(command.c_str(), "w");
+TEST_F(GameClientCliTest, CommandsPipedBeforeTheLoginWaitForIt) {
+  FILE* in = StartClient("--name=scripted");
   ASSERT_NE(in, nullptr);
   // At once, before the client can have connected.
   std::fputs("move 1 0\nping\n", in);
@@ -496,7 +500,7 @@ TEST(GameClientCliTest, CommandsPipedBeforeTheLoginWaitForIt) {
   std::string out;
   EXPECT_TRUE(::gss::testing::WaitFor(
       [&] {
-        out = ::gss::testing::ReadFileToString(out_path).value_or("");
+        out = Output();
         return absl::StrContains(out, "event move_result") &&
                absl::StrContains(out, " user");
       },
@@ -521,22 +525,14 @@ int CountOf(absl::string_view text, absl::string_view what) {
 
 // A script that ends without quit: the replies to its last commands are
 // printed before the tool exits.
-TEST(GameClientCliTest, EndOfInputWaitsForTheLastReplies) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
-                       Cluster::Start(ClusterOptions{}));
-  const std::string out_path =
-      absl::StrCat(::gss::testing::MakeTestTempDir("game_client"), "/out.txt");
-  const std::string command =
-      absl::StrCat(GSS_GAME_CLIENT_BINARY, " --port=", cluster->game_port(),
-                   " --name=piped --reply_wait=20s > ", out_path, " 2>&1");
-  FILE* in = popen(command.c_str(), "w");
+TEST_F(GameClientCliTest, EndOfInputWaitsForTheLastReplies) {
+  FILE* in = StartClient("--name=piped --reply_wait=20s");
   ASSERT_NE(in, nullptr);
   std::fputs("move 1 0\nmove 0 1\nping\n", in);
   // Closes stdin and waits for the exit.
   const int status = pclose(in);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  const std::string out =
-      ::gss::testing::ReadFileToString(out_path).value_or("");
+  const std::string out = Output();
   EXPECT_EQ(CountOf(out, "event move_result"), 2) << out;
   EXPECT_EQ(CountOf(out, " user"), 1) << out;
   EXPECT_TRUE(absl::StrContains(out, "event stopped")) << out;
