@@ -87,6 +87,28 @@ TEST_P(LoadgenSmokeTest, RunsAndReports) {
   EXPECT_OK(cluster->ops().GetServerInfo());
 }
 
+// A send grid outside 0..100ms is refused before any player starts.
+TEST(LoadgenFlagsTest, RejectsASendTickOutOfRange) {
+  for (const char* tick : {"-1ms", "101ms"}) {
+    Process::Options run;
+    run.binary = GSS_LOADGEN_BINARY;
+    run.name = "loadgen_bad_tick";
+    run.log_dir = ::testing::TempDir();
+    // Nothing listens there: a run that started would count transport errors
+    // and exit 0, not 2.
+    run.args = {"--target=127.0.0.1:9", "--players=1", "--duration=1s",
+                absl::StrCat("--send_tick=", tick)};
+    ASSERT_OK_AND_ASSIGN(auto loadgen, Process::Start(run));
+    ASSERT_OK_AND_ASSIGN(ExitStatus exit,
+                         loadgen->WaitForExit(absl::Seconds(30)));
+    EXPECT_TRUE(exit.exited && exit.code == 2)
+        << tick << ": " << exit.ToString();
+    EXPECT_NE(loadgen->ReadStderr().find("0 <= --send_tick <= 100ms"),
+              std::string::npos)
+        << loadgen->ReadStderr();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, LoadgenSmokeTest,
                          ::testing::Values("udp", "tcp"),
                          [](const auto& info) { return info.param; });
