@@ -107,16 +107,11 @@ class CallbackEchoService final : public GatewayLink::CallbackService {
   }
 };
 
-// What both clients report: events echoed so far.
-struct Counter {
-  std::atomic<uint64_t> echoed{0};
-};
-
 // Writes `request` from the calling thread, `window` in flight, until
 // `end`; a second thread reads the replies.
 void RunSyncClient(GatewayLink::Stub& stub, const GatewayMessage& request,
                    int window, std::chrono::steady_clock::time_point end,
-                   Counter& counter) {
+                   std::atomic<uint64_t>& echoed) {
   grpc::ClientContext context;
   auto stream = stub.Attach(&context);
   std::mutex mutex;
@@ -125,7 +120,7 @@ void RunSyncClient(GatewayLink::Stub& stub, const GatewayMessage& request,
   std::thread reader([&] {
     ServiceMessage response;
     while (stream->Read(&response)) {
-      counter.echoed.fetch_add(response.commands().commands_size());
+      echoed.fetch_add(response.commands().commands_size());
       std::lock_guard<std::mutex> lock(mutex);
       --in_flight;
       cv.notify_one();
@@ -150,8 +145,8 @@ class CallbackClient final
     : public grpc::ClientBidiReactor<GatewayMessage, ServiceMessage> {
  public:
   CallbackClient(GatewayLink::Stub& stub, const GatewayMessage& request,
-                 int window, Counter& counter)
-      : request_(request), window_(window), counter_(counter) {
+                 int window, std::atomic<uint64_t>& echoed)
+      : request_(request), window_(window), echoed_(echoed) {
     stub.async()->Attach(&context_, this);
     StartRead(&response_);
     StartCall();
@@ -165,7 +160,7 @@ class CallbackClient final
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    counter_.echoed.fetch_add(response_.commands().commands_size());
+    echoed_.fetch_add(response_.commands().commands_size());
     {
       std::lock_guard<std::mutex> lock(mu_);
       --in_flight_;
@@ -199,7 +194,7 @@ class CallbackClient final
   grpc::ClientContext context_;
   const GatewayMessage request_;
   const int window_;
-  Counter& counter_;
+  std::atomic<uint64_t>& echoed_;
   ServiceMessage response_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -263,7 +258,7 @@ int main(int argc, char** argv) {
   const auto warm_up = std::chrono::milliseconds(300);
   const auto measured =
       absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
-  Counter counter;
+  std::atomic<uint64_t> echoed{0};  // Events echoed so far.
   uint64_t at_start = 0;
   double cpu_at_start = 0;
   std::chrono::steady_clock::time_point measured_from;
@@ -273,20 +268,20 @@ int main(int argc, char** argv) {
   // Samples the counters at the start and the end of the measured window.
   std::thread sampler([&] {
     std::this_thread::sleep_for(warm_up);
-    at_start = counter.echoed.load();
+    at_start = echoed.load();
     cpu_at_start = CpuSeconds();
     measured_from = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(measured);
-    at_end = counter.echoed.load();
+    at_end = echoed.load();
     cpu_at_end = CpuSeconds();
     measured_to = std::chrono::steady_clock::now();
   });
   const auto end = std::chrono::steady_clock::now() + warm_up + measured;
   if (api == "sync") {
-    RunSyncClient(*stub, request, window, end, counter);
+    RunSyncClient(*stub, request, window, end, echoed);
     sampler.join();
   } else {
-    CallbackClient client(*stub, request, window, counter);
+    CallbackClient client(*stub, request, window, echoed);
     sampler.join();
     client.Stop();
   }
@@ -294,10 +289,10 @@ int main(int argc, char** argv) {
 
   const double seconds =
       std::chrono::duration<double>(measured_to - measured_from).count();
-  const uint64_t echoed = at_end - at_start;
-  const double rate = echoed / seconds;
+  const uint64_t measured_events = at_end - at_start;
+  const double rate = measured_events / seconds;
   // Each batch is two messages: the request and its reply.
-  const double messages = 2.0 * echoed / batch;
+  const double messages = 2.0 * measured_events / batch;
   const double cpu_us_per_message =
       messages > 0 ? (cpu_at_end - cpu_at_start) * 1e6 / messages : 0;
   if (absl::GetFlag(FLAGS_json)) {
