@@ -13,6 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gss/ops/v1/ops.pb.h"
 
 namespace gss {
 namespace {
@@ -56,6 +58,18 @@ absl::StatusOr<OpsTokenTable> ParseFile(const std::string& path,
   return table;
 }
 
+// Whether `method_path` names a method of gss.ops.v1.SessionInspection, as
+// its descriptor declares them (not only as the table lists them).
+bool IsOpsServiceMethod(absl::string_view method_path) {
+  const google::protobuf::ServiceDescriptor* service =
+      ops::v1::GetSessionRequest::descriptor()->file()->FindServiceByName(
+          "SessionInspection");
+  if (service == nullptr) return false;
+  const std::string prefix = absl::StrCat("/", service->full_name(), "/");
+  if (!absl::ConsumePrefix(&method_path, prefix)) return false;
+  return service->FindMethodByName(std::string(method_path)) != nullptr;
+}
+
 }  // namespace
 
 absl::string_view OpsRoleName(OpsRole role) {
@@ -70,7 +84,8 @@ absl::string_view OpsRoleName(OpsRole role) {
 
 OpsAccess RequiredAccess(absl::string_view method_path) {
   // Health stays open for probes (Kubernetes sends no credentials); looking
-  // is for readers; everything else, EvictSession included, is for admins.
+  // is for readers; everything else the ops service declares, EvictSession
+  // included, is for admins.
   static constexpr std::pair<absl::string_view, OpsAccess> kTable[] = {
       {"/grpc.health.v1.Health/Check", OpsAccess::kOpen},
       {"/grpc.health.v1.Health/Watch", OpsAccess::kOpen},
@@ -85,7 +100,8 @@ OpsAccess RequiredAccess(absl::string_view method_path) {
   for (const auto& [path, access] : kTable) {
     if (path == method_path) return access;
   }
-  return OpsAccess::kAdmin;
+  return IsOpsServiceMethod(method_path) ? OpsAccess::kAdmin
+                                         : OpsAccess::kNotServed;
 }
 
 absl::StatusOr<OpsTokenTable> OpsTokenTable::Parse(absl::string_view text) {

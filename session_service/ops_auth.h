@@ -20,17 +20,22 @@
 namespace gss {
 
 // A reader may look (get, list, watch, server info, reflection); an admin may
-// also change things (evict, and any method not in the table).
+// also change things (evict, and any ops method not in the table).
 enum class OpsRole { kReader, kAdmin };
 absl::string_view OpsRoleName(OpsRole role);
 
 // What a method needs. kOpen is for probes (health), which carry no
-// credentials.
-enum class OpsAccess { kOpen, kReader, kAdmin };
+// credentials. kNotServed is a method the ops server does not have: any
+// authenticated caller passes, so that gRPC answers UNIMPLEMENTED (a
+// reflection client that asks for grpc.reflection.v1 first falls back to
+// v1alpha on UNIMPLEMENTED, not on PERMISSION_DENIED).
+enum class OpsAccess { kOpen, kReader, kAdmin, kNotServed };
 
 // The method-to-role table, keyed by the HTTP/2 path
-// ("/gss.ops.v1.SessionInspection/GetSession"). A path the table does not
-// name needs kAdmin, so a method added later is closed until it is listed.
+// ("/gss.ops.v1.SessionInspection/GetSession"). A method that the ops
+// service declares but the table does not name needs kAdmin, so a method
+// added later is closed until it is listed; a path the server does not serve
+// at all is kNotServed.
 OpsAccess RequiredAccess(absl::string_view method_path);
 
 // Tokens shorter than this are refused when the file is read: a bearer token

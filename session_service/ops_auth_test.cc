@@ -55,11 +55,17 @@ TEST(RequiredAccessTest, EveryMethodHasItsRole) {
       OpsAccess::kReader);
 }
 
-TEST(RequiredAccessTest, UnlistedMethodsNeedAdmin) {
-  EXPECT_EQ(RequiredAccess("/gss.ops.v1.SessionInspection/DeleteEverything"),
-            OpsAccess::kAdmin);
-  EXPECT_EQ(RequiredAccess(""), OpsAccess::kAdmin);
-  EXPECT_EQ(RequiredAccess("/grpc.health.v1.Health/Checks"), OpsAccess::kAdmin);
+// What the server does not serve passes to gRPC, which answers
+// UNIMPLEMENTED; only the ops service's own methods fall back to admin.
+TEST(RequiredAccessTest, MethodsTheServerDoesNotServeAreNotServed) {
+  for (absl::string_view path :
+       {"/gss.ops.v1.SessionInspection/DeleteEverything", "",
+        "/grpc.health.v1.Health/Checks",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/gss.link.v1.GatewayLink/Attach", "/gss.ops.v1.SessionInspection/",
+        "gss.ops.v1.SessionInspection/EvictSession"}) {
+    EXPECT_EQ(RequiredAccess(path), OpsAccess::kNotServed) << path;
+  }
 }
 
 TEST(OpsTokenTableTest, ParsesRolesPrincipalsAndComments) {
@@ -131,6 +137,17 @@ class OpsAuthorizerTest : public ::testing::Test {
       OpsAuthorizer::WithTokens(Table(TokensText()));
 };
 
+TEST_F(OpsAuthorizerTest, AnyKnownCallerReachesAMethodTheServerDoesNotServe) {
+  constexpr absl::string_view kV1 =
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+  for (absl::string_view token : {kAdminToken, kReaderToken}) {
+    EXPECT_TRUE(Check(kV1, {Bearer(token)}).status.ok()) << token;
+  }
+  EXPECT_TRUE(absl::IsUnauthenticated(Check(kV1, {}).status));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      Check(kV1, {Bearer("an-unknown-token-of-some-length")}).status));
+}
+
 TEST_F(OpsAuthorizerTest, MissingOrMalformedCredentialsAreUnauthenticated) {
   OpsAuthDecision none = Check(kGet, {});
   EXPECT_TRUE(absl::IsUnauthenticated(none.status));
@@ -166,9 +183,11 @@ TEST_F(OpsAuthorizerTest, ReaderMayLookButNotEvict) {
   EXPECT_TRUE(absl::IsPermissionDenied(evict.status));
   EXPECT_THAT(evict.status.message(), HasSubstr("\"bob\" has the reader role"));
   EXPECT_THAT(evict.status.message(), HasSubstr("EvictSession needs admin"));
-  EXPECT_TRUE(absl::IsPermissionDenied(
+  // A method the ops service does not have is no admin's right either: it
+  // passes, and gRPC answers UNIMPLEMENTED.
+  EXPECT_TRUE(
       Check("/gss.ops.v1.SessionInspection/Unlisted", {Bearer(kReaderToken)})
-          .status));
+          .status.ok());
 }
 
 TEST_F(OpsAuthorizerTest, AdminMayCallEverything) {

@@ -25,6 +25,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace gss {
 namespace {
@@ -256,9 +257,17 @@ MakeOpsServerCredentials(std::shared_ptr<const OpsAuthorizer> authorizer,
       std::move(authorizer), std::move(pem), std::move(audit));
 }
 
+std::string PeerAddressFromGrpc(absl::string_view grpc_peer) {
+  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&grpc_peer, scheme)) break;
+  }
+  return std::string(grpc_peer);
+}
+
 OpsCaller IdentifyOpsCaller(const grpc::ServerContext& context,
                             const OpsAuthorizer& authorizer) {
   OpsCaller caller;
+  caller.address = PeerAddressFromGrpc(context.peer());
   if (const std::shared_ptr<const grpc::AuthContext> auth =
           context.auth_context();
       auth != nullptr) {

@@ -53,7 +53,14 @@ struct OpsCaller {
   std::string principal;
   std::string role;          // "reader" or "admin"; empty without tokens.
   std::string cert_subject;  // The verified client certificate's; or empty.
+  // Where the call came from, written as session addresses are
+  // ("127.0.0.1:PORT", "[::1]:PORT"), not in gRPC's "ipv4:..." form.
+  std::string address;
 };
+
+// gRPC's peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000",
+// "unix:/path") as an address ("127.0.0.1:5000", "[::1]:5000", "unix:/path").
+std::string PeerAddressFromGrpc(absl::string_view grpc_peer);
 
 // Who made this call. The check itself happens before any handler runs;
 // this names the caller for the audit log. gRPC 1.51 hands the processor the

@@ -215,16 +215,19 @@ class Caller {
     }
     return reader->Finish();
   }
-  // grpc.reflection.v1alpha list_services; the listed names go to `names`.
-  grpc::Status ListServicesByReflection(std::string* names) {
+  // list_services over grpc.reflection.`version` (v1alpha or v1, whose
+  // messages are the same on the wire); the listed names go to `names`.
+  grpc::Status ListServicesByReflection(std::string* names,
+                                        absl::string_view version = "v1alpha") {
     grpc::GenericStub stub(channel_);
     grpc::ClientContext context;
     Prepare(context);
     grpc::CompletionQueue queue;
-    auto call = stub.PrepareCall(
-        &context,
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        &queue);
+    auto call =
+        stub.PrepareCall(&context,
+                         absl::StrCat("/grpc.reflection.", version,
+                                      ".ServerReflection/ServerReflectionInfo"),
+                         &queue);
     void* tag = nullptr;
     bool ok = false;
     auto step = [&] { return queue.Next(&tag, &ok) && ok; };
@@ -371,7 +374,7 @@ TEST_F(OpsSecurityTest, AnAdminMayCallEveryMethodAndTheAuditNamesThem) {
       AllOf(
           HasSubstr(absl::StrCat("audit: evict session=", player.session_id())),
           HasSubstr("player=\"carol\""), HasSubstr("by=\"alice\""),
-          HasSubstr("role=admin"), HasSubstr("peer=ipv4:127.0.0.1:"),
+          HasSubstr("role=admin"), HasSubstr("peer=127.0.0.1:"),
           HasSubstr("reason=\"test eviction\""), HasSubstr("result=evicted")));
   EXPECT_THAT(lines[0], Not(HasSubstr(kAdminToken)));
 }
@@ -419,6 +422,41 @@ TEST_F(OpsSecurityTest, ReflectionNeedsAReader) {
   EXPECT_THAT(names, IsEmpty());
   EXPECT_TRUE(Plain(kReaderToken).ListServicesByReflection(&names).ok());
   EXPECT_THAT(names, HasSubstr("gss.ops.v1.SessionInspection"));
+}
+
+TEST(PeerAddressFromGrpcTest, WritesAddressesAsSessionsDo) {
+  EXPECT_EQ(PeerAddressFromGrpc("ipv4:127.0.0.1:5000"), "127.0.0.1:5000");
+  EXPECT_EQ(PeerAddressFromGrpc("ipv6:[::1]:5000"), "[::1]:5000");
+  EXPECT_EQ(PeerAddressFromGrpc("unix:/run/gss.sock"), "unix:/run/gss.sock");
+  EXPECT_EQ(PeerAddressFromGrpc(""), "");
+}
+
+// What grpcurl and most reflection clients do: ask grpc.reflection.v1, and
+// on UNIMPLEMENTED fall back to v1alpha. Every role must get that far.
+TEST_F(OpsSecurityTest, AReflectionClientFallsBackFromV1ToV1alphaInEveryRole) {
+  Start(OpsAuthorizer::WithTokens(Tokens()));
+  for (absl::string_view token : {kReaderToken, kAdminToken}) {
+    Caller caller = Plain(std::string(token));
+    std::string names;
+    const grpc::Status v1 = caller.ListServicesByReflection(&names, "v1");
+    EXPECT_EQ(v1.error_code(), StatusCode::UNIMPLEMENTED)
+        << token << ": " << v1.error_message();
+    names.clear();
+    const grpc::Status v1alpha =
+        caller.ListServicesByReflection(&names, "v1alpha");
+    EXPECT_TRUE(v1alpha.ok()) << token << ": " << v1alpha.error_message();
+    EXPECT_THAT(names, HasSubstr("gss.ops.v1.SessionInspection")) << token;
+  }
+  // Nobody was denied anything.
+  EXPECT_THAT(audit_.Lines(), IsEmpty());
+  // Without credentials a method the server lacks is still UNAUTHENTICATED:
+  // a stranger learns nothing about what is served.
+  std::string names;
+  EXPECT_EQ(Plain("").ListServicesByReflection(&names, "v1").error_code(),
+            StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Plain(kWrongToken).ListServicesByReflection(&names, "v1").error_code(),
+      StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(OpsSecurityTest, WithoutCheckingEveryoneMayCallAndIsAnonymous) {

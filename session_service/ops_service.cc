@@ -305,7 +305,7 @@ grpc::Status SessionInspectionService::EvictSession(
           ? ""
           : absl::StrCat(" cert=\"", absl::CHexEscape(caller.cert_subject),
                          "\""),
-      context->peer(), absl::CHexEscape(request->reason()),
+      caller.address, absl::CHexEscape(request->reason()),
       transition.ok() ? "evicted"
                       : absl::StatusCodeToString(transition.status().code())));
   if (!transition.ok()) return ToGrpc(transition.status());
