@@ -13,7 +13,7 @@
 #include "gateway/tcp_endpoint.h"
 #include "gateway/udp_endpoint.h"
 #include "gss/game/v1/game.pb.h"
-#include "prometheus/exposer.h"
+#include "process/metrics_endpoint.h"
 
 namespace gss::gateway {
 
@@ -187,17 +187,13 @@ absl::Status Gateway::Start() {
   game_port_ = tcp_->port();
 
   if (!options_.metrics_address.empty()) {
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_address,
-                                                       /*num_threads=*/1);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ",
-                                                 options_.metrics_address, ": ",
-                                                 e.what()));
-    }
-    exposer_->RegisterCollectable(metrics_.registry());
-    const std::vector<int> ports = exposer_->GetListeningPorts();
-    if (!ports.empty()) metrics_port_ = static_cast<uint16_t>(ports.front());
+    absl::StatusOr<std::unique_ptr<process::MetricsEndpoint>> endpoint =
+        process::MetricsEndpoint::Start(options_.metrics_address,
+                                        /*threads=*/1);
+    if (!endpoint.ok()) return endpoint.status();
+    metrics_endpoint_ = *std::move(endpoint);
+    metrics_endpoint_->Register(metrics_.registry());
+    metrics_port_ = static_cast<uint16_t>(metrics_endpoint_->port());
   }
 
   started_ = true;
@@ -237,7 +233,7 @@ void Gateway::Stop() {
   udp_io_.stop();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
-  exposer_.reset();
+  metrics_endpoint_.reset();
 }
 
 void Gateway::OnCommand(link::v1::PeerCommand& command) {

@@ -23,9 +23,9 @@
 #include "gateway/peer_table.h"
 #include "gateway/service_link.h"
 
-namespace prometheus {
-class Exposer;
-}  // namespace prometheus
+namespace gss::process {
+class MetricsEndpoint;
+}  // namespace gss::process
 
 namespace gss::gateway {
 
@@ -115,7 +115,7 @@ class Gateway {
   std::unique_ptr<ServiceLink> link_;
   std::unique_ptr<UdpEndpoint> udp_;
   std::unique_ptr<TcpEndpoint> tcp_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<process::MetricsEndpoint> metrics_endpoint_;
   std::vector<std::thread> threads_;
   uint16_t game_port_ = 0;
   uint16_t metrics_port_ = 0;

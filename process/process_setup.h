@@ -21,9 +21,14 @@ inline constexpr int kExitBadFlags = 2;
 
 // Parses the absl flags (with --flagfile). A flag that does not parse, or a
 // positional argument, prints one line "<program>: <reason>" to stderr and
-// exits with kExitBadFlags (absl alone would exit with 1). --help and the
-// other usage flags behave as absl makes them.
+// exits with kExitBadFlags (absl alone would exit with 1). --help lists the
+// program's own flags with their defaults (SetUsageConfig) and exits 0;
+// --version prints the project's version.
 void ParseFlagsOrExit(int argc, char** argv, absl::string_view program);
+
+// What ParseFlagsOrExit sets up for the usage flags, for programs that parse
+// their flags themselves.
+void SetUsageConfig();
 
 // Writes "key=value" lines to `path`.tmp, then renames it to `path`, so a
 // reader polling for the file never sees half of it.

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "prometheus/exposer.h"
+#include "process/metrics_endpoint.h"
 #include "session_service/gateway_link_service.h"
 #include "session_service/ops_service.h"
 #include "session_service/system_clock.h"
@@ -108,7 +108,7 @@ absl::Status ServerRuntime::Start() {
       if (*server) (*server)->Shutdown();
       server->reset();
     }
-    exposer_.reset();
+    metrics_endpoint_.reset();
     return status;
   };
 
@@ -169,23 +169,13 @@ absl::Status ServerRuntime::Start() {
     }
   }
   if (!options_.metrics_address.empty()) {
-    // prometheus-cpp reports a bind failure by throwing; it stops here.
-    try {
-      exposer_ =
-          std::make_unique<prometheus::Exposer>(options_.metrics_address, 2);
-      exposer_->RegisterCollectable(metrics_->registry());
-      exposer_->RegisterCollectable(session_gauge_);
-      const std::vector<int> ports = exposer_->GetListeningPorts();
-      metrics_port_ = ports.empty() ? 0 : ports.front();
-    } catch (const std::exception& e) {
-      return fail(absl::UnavailableError(
-          absl::StrCat("cannot serve metrics on ", options_.metrics_address,
-                       ": ", e.what())));
-    }
-    if (metrics_port_ == 0) {
-      return fail(absl::UnavailableError(
-          absl::StrCat("cannot serve metrics on ", options_.metrics_address)));
-    }
+    absl::StatusOr<std::unique_ptr<process::MetricsEndpoint>> endpoint =
+        process::MetricsEndpoint::Start(options_.metrics_address, 2);
+    if (!endpoint.ok()) return fail(endpoint.status());
+    metrics_endpoint_ = *std::move(endpoint);
+    metrics_endpoint_->Register(metrics_->registry());
+    metrics_endpoint_->Register(session_gauge_);
+    metrics_port_ = metrics_endpoint_->port();
   }
   SetServing(true);
   host_->StartTimer();
@@ -240,17 +230,16 @@ void ServerRuntime::Stop(absl::Time deadline) {
   ops_service_->Shutdown();
   host_->Clear();
   if (started_) {
-    // civetweb takes up to two seconds to stop (its accept loop polls that
-    // long); overlap that with the rest of the shutdown.
-    std::thread stop_exposer(
-        [exposer = std::move(exposer_)]() mutable { exposer.reset(); });
     // The Disconnect{server_shutdown} commands queued by Clear go out before
     // the streams end.
     link_service_->Shutdown(deadline);
     link_server_->Shutdown(absl::ToChronoTime(deadline));
     ops_server_->Shutdown(absl::ToChronoTime(deadline));
     if (health_server_) health_server_->Shutdown(absl::ToChronoTime(deadline));
-    stop_exposer.join();
+    // Last, so that a scrape during the whole drain (however long a gateway
+    // keeps the link's shutdown waiting) sees gss_draining 1 and the
+    // sessions leaving.
+    if (metrics_endpoint_) metrics_endpoint_->Stop();
   }
 }
 

@@ -26,9 +26,9 @@ class Server;
 class ServerCredentials;
 }  // namespace grpc
 
-namespace prometheus {
-class Exposer;
-}  // namespace prometheus
+namespace gss::process {
+class MetricsEndpoint;
+}  // namespace gss::process
 
 namespace gss {
 
@@ -108,7 +108,7 @@ class ServerRuntime {
   std::unique_ptr<grpc::Server> health_server_;
   std::unique_ptr<grpc::CallbackGenericService> health_fallback_;
   std::shared_ptr<grpc::ServerCredentials> ops_credentials_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<process::MetricsEndpoint> metrics_endpoint_;
   int link_port_ = 0;
   int ops_port_ = 0;
   int metrics_port_ = 0;

@@ -1,13 +1,18 @@
 // End-to-end: a restarted session service has a new instance id that
 // clients see; SIGTERM drains (health NOT_SERVING, peers told) and exits 0.
+#include <signal.h>
+
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/support/cluster.h"
 #include "tests/support/game_test_client.h"
 #include "tests/support/ops_client.h"
+#include "tests/support/prometheus_text.h"
 #include "tests/support/test_macros.h"
 
 namespace gss::testing {
@@ -248,6 +253,86 @@ TEST_P(RestartTest, DrainedPeersDoNotStayActive) {
   EXPECT_TRUE(exit.exited && exit.code == 0) << exit.ToString();
   EXPECT_LT(absl::Now() - term_at, absl::Seconds(5))
       << "the drain waited for players it had already disconnected";
+}
+
+// Operators watch gss_draining during a drain, so /metrics must answer for
+// as long as the process lives. A gateway that stopped reading (SIGSTOP)
+// holds the link's shutdown, and so the process, until close to the drain
+// deadline: the scrapes must keep working through all of it.
+TEST(DrainMetricsTest, AScrapeSeesTheDrainUntilTheProcessExits) {
+  ClusterOptions options = RestartOptions();
+  constexpr absl::Duration kDrainDeadline = absl::Seconds(4);
+  options.service_flags = {
+      absl::StrCat("--drain_deadline=", absl::FormatDuration(kDrainDeadline))};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cluster> cluster,
+                       Cluster::Start(options));
+  std::vector<std::unique_ptr<GameTestClient>> players;
+  for (const char* name : {"scraped-a", "scraped-b"}) {
+    ASSERT_OK_AND_ASSIGN(
+        auto player,
+        GameTestClient::Connect(Transport::kTcp, cluster->game_port()));
+    ASSERT_OK(player->Login(name));
+    players.push_back(std::move(player));
+  }
+  const int port = cluster->service_metrics_port();
+  ASSERT_OK_AND_ASSIGN(std::vector<PrometheusSample> before,
+                       ScrapeMetrics(port));
+  EXPECT_EQ(SumSamples(before, "gss_draining"), 0);
+  EXPECT_EQ(SumSamples(before, "gss_sessions", {{"state", "active"}}), 2);
+
+  ASSERT_OK(cluster->gateway()->Signal(SIGSTOP));
+  const absl::Time term_at = absl::Now();
+  ASSERT_OK(cluster->service()->Signal(SIGTERM));
+  struct Scrape {
+    absl::Duration at;  // Since SIGTERM.
+    bool ok = false;
+    double draining = 0;
+    double live = 0;  // Active and suspect sessions.
+  };
+  std::vector<Scrape> scrapes;
+  WaitFor(
+      [&] {
+        absl::StatusOr<std::vector<PrometheusSample>> samples =
+            ScrapeMetrics(port);
+        Scrape scrape{.at = absl::Now() - term_at, .ok = samples.ok()};
+        if (samples.ok()) {
+          scrape.draining = SumSamples(*samples, "gss_draining");
+          scrape.live =
+              SumSamples(*samples, "gss_sessions", {{"state", "active"}}) +
+              SumSamples(*samples, "gss_sessions", {{"state", "suspect"}});
+        }
+        scrapes.push_back(scrape);
+        return !cluster->service()->Running();
+      },
+      kDrainDeadline + absl::Seconds(5), absl::Milliseconds(50));
+  ASSERT_OK(cluster->gateway()->Signal(SIGCONT));
+  ASSERT_OK_AND_ASSIGN(ExitStatus exit,
+                       cluster->service()->WaitForExit(absl::Seconds(5)));
+  EXPECT_TRUE(exit.exited && exit.code == 0) << exit.ToString();
+
+  // Once a scrape failed (the endpoint stopping just before the exit), none
+  // succeeded again; the last success came late in the drain, with
+  // gss_draining 1 and no live session left.
+  std::optional<Scrape> last_ok;
+  bool failed = false;
+  int draining_seen = 0;
+  for (const Scrape& scrape : scrapes) {
+    if (!scrape.ok) {
+      failed = true;
+      continue;
+    }
+    EXPECT_FALSE(failed) << "a scrape failed and a later one worked, at "
+                         << scrape.at;
+    if (scrape.draining == 1) ++draining_seen;
+    last_ok = scrape;
+  }
+  EXPECT_GT(draining_seen, 0) << "no scrape saw gss_draining 1";
+  ASSERT_TRUE(last_ok.has_value()) << "no scrape after SIGTERM worked";
+  EXPECT_GE(last_ok->at, kDrainDeadline / 2)
+      << "the metrics endpoint stopped answering " << last_ok->at
+      << " after SIGTERM, long before the process exited";
+  EXPECT_EQ(last_ok->draining, 1);
+  EXPECT_EQ(last_ok->live, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, RestartTest,
