@@ -88,11 +88,12 @@ bool FakeLinkServer::Deliver(uint64_t connection_id, const std::string& bytes) {
 }
 
 bool FakeLinkServer::Close(uint64_t connection_id,
-                           const std::string& final_message) {
+                           const std::string& final_message,
+                           const std::string& reason) {
   lv1::ServiceMessage message;
   lv1::PeerCommand* command = message.mutable_commands()->add_commands();
   command->set_connection_id(connection_id);
-  command->mutable_close()->set_reason("test");
+  command->mutable_close()->set_reason(reason);
   command->mutable_close()->set_final_message(final_message);
   return Send(message);
 }

@@ -50,7 +50,8 @@ class FakeLinkServer final : public link::v1::GatewayLink::Service {
   // False when no stream is open.
   bool Send(const link::v1::ServiceMessage& message);
   bool Deliver(uint64_t connection_id, const std::string& bytes);
-  bool Close(uint64_t connection_id, const std::string& final_message);
+  bool Close(uint64_t connection_id, const std::string& final_message,
+             const std::string& reason = "test");
   // Whether each LivenessReport is acknowledged as it arrives (the default),
   // as the real service does; off, like a stalled one.
   void AcknowledgeReports(bool acknowledge);

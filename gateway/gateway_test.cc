@@ -404,6 +404,27 @@ TEST_F(GatewayTest, UdpFrameOverTheMaximumDropsThePeer) {
   EXPECT_EQ(fake_->MessagesOf(id).size(), 1u);
 }
 
+// configuration.md: over UDP the datagram limit comes before
+// --max_frame_size. A Data datagram over 1200 bytes is malformed traffic
+// (dropped, counted, no reply, the peer untouched), not frame_too_large.
+TEST_F(GatewayTest, UdpDatagramOverTheDatagramLimitIsMalformedNotTooLarge) {
+  GatewayOptions options = BaseOptions();
+  ASSERT_GT(options.max_frame_size, wire::kMaxDatagramSize);
+  Start(options);
+  UdpClient client(port());
+  const uint64_t id = ConnectUdp(client, 18);
+  const size_t largest = wire::kMaxDatagramSize - wire::DataSize(0);
+  client.SendData(std::string(largest + 1, 'o'));
+  client.SendData(std::string(largest, 'f'));
+  ASSERT_TRUE(fake_->WaitUntil(
+      [&](const State& s) { return CountMessages(s, id) == 1; }));
+  EXPECT_EQ(fake_->MessagesOf(id).front().size(), largest);
+  EXPECT_EQ(gateway_->metrics().drops(DropReason::kMalformed), 1);
+  EXPECT_EQ(gateway_->metrics().drops(DropReason::kFrameTooLarge), 0);
+  EXPECT_FALSE(client.Receive(absl::ZeroDuration()).has_value());
+  EXPECT_FALSE(HasClosed(fake_->Snapshot(), id));
+}
+
 TEST_F(GatewayTest, FullGatewayRefusesNewPeers) {
   GatewayOptions options = BaseOptions();
   options.max_peers = 1;
@@ -741,6 +762,21 @@ TEST_F(GatewayTest, OversizedUdpDeliveryIsDroppedAndCounted) {
   EXPECT_EQ(data->data.payload, "small");
   EXPECT_EQ(data->data.sequence, 1u);
   EXPECT_EQ(gateway_->metrics().drops(DropReason::kOutboundTooLarge), 1);
+}
+
+// After the client's Goodbye the service closes the peer with no game
+// message: the UDP client gets the orderly code, not "closed by the
+// service" (whose promise is a Disconnect game message first).
+TEST_F(GatewayTest, AGoodbyeCloseIsAnsweredWithTheOrderlyCode) {
+  Start();
+  UdpClient udp(port());
+  const uint64_t u = ConnectUdp(udp, 1);
+  ASSERT_TRUE(fake_->Close(u, "", std::string(kGoodbyeCloseReason)));
+  auto disconnect = udp.ReceiveParsed();
+  ASSERT_TRUE(disconnect.has_value());
+  ASSERT_EQ(disconnect->type, wire::PacketType::kDisconnect);
+  EXPECT_EQ(disconnect->disconnect.code, wire::DisconnectCode::kGoodbye);
+  ASSERT_TRUE(gateway_->peers().WaitUntilEmpty(kWait));
 }
 
 TEST_F(GatewayTest, CloseSendsTheFinalMessageThenCloses) {

@@ -35,9 +35,16 @@ class UdpPeer : public Peer, public std::enable_shared_from_this<UdpPeer> {
                     .kind = UdpEndpoint::Command::Kind::kDeliver,
                     .text = std::move(message)});
   }
-  void CloseByService(std::string final_message, std::string) override {
+  void CloseByService(std::string final_message, std::string reason) override {
+    // The client asked for this close with Goodbye: its answer is the
+    // orderly code, not "closed by the service" (which promises a
+    // Disconnect game message first).
+    const wire::DisconnectCode code =
+        reason == kGoodbyeCloseReason ? wire::DisconnectCode::kGoodbye
+                                      : wire::DisconnectCode::kClosedByService;
     owner_.Enqueue({.peer = shared_from_this(),
                     .kind = UdpEndpoint::Command::Kind::kCloseByService,
+                    .code = code,
                     .text = std::move(final_message)});
   }
   void CloseByGateway(wire::DisconnectCode code, std::string reason) override {
@@ -139,7 +146,7 @@ void UdpEndpoint::RunCommands() {
         SendData(peer, command.text);
         break;
       case Command::Kind::kCloseByService:
-        CloseByService(peer, command.text);
+        CloseByService(peer, command.code, command.text);
         break;
       case Command::Kind::kCloseByGateway:
         DropPeer(peer, command.code, command.text);
@@ -398,7 +405,7 @@ void UdpEndpoint::DropPeer(UdpPeer& peer,
   context_.peers.Remove(peer.connection_id());
 }
 
-void UdpEndpoint::CloseByService(UdpPeer& peer,
+void UdpEndpoint::CloseByService(UdpPeer& peer, wire::DisconnectCode code,
                                  const std::string& final_message) {
   std::shared_ptr<UdpPeer> hold = peer.shared_from_this();
   if (!Detach(peer)) return;
@@ -413,9 +420,8 @@ void UdpEndpoint::CloseByService(UdpPeer& peer,
            peer.remote_);
     }
   }
-  Send(wire::EncodeDisconnect(
-           wire::Disconnect{.connection_id = peer.connection_id(),
-                            .code = wire::DisconnectCode::kClosedByService}),
+  Send(wire::EncodeDisconnect(wire::Disconnect{
+           .connection_id = peer.connection_id(), .code = code}),
        peer.remote_);
 }
 

@@ -101,7 +101,9 @@ class UdpEndpoint {
   void DropPeer(UdpPeer& peer, std::optional<wire::DisconnectCode> code,
                 const std::string& reason);
   void SendData(UdpPeer& peer, absl::string_view payload);
-  void CloseByService(UdpPeer& peer, const std::string& final_message);
+  // Sends `final_message` (if any), then Disconnect{code}.
+  void CloseByService(UdpPeer& peer, wire::DisconnectCode code,
+                      const std::string& final_message);
   // Queues a datagram; FlushSends() sends the queue. Every handler that may
   // send ends with FlushSends().
   void Send(std::string datagram, const boost::asio::ip::udp::endpoint& to);

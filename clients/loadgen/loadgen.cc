@@ -42,6 +42,7 @@
 #include "gss/game/v1/game.pb.h"
 #include "gss/game/v1/login_padding.h"
 #include "gss/ops/v1/ops.grpc.pb.h"
+#include "process/process_setup.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7777",
           "gateway game address host:port (numeric host)");
@@ -1304,7 +1305,7 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Simulated game players against a gateway: loadgen --target=HOST:PORT "
       "--players=N --rate=R --duration=10s [--transport=tcp] [--json]");
-  absl::ParseCommandLine(argc, argv);
+  gss::process::ParseFlagsOrExit(argc, argv, "loadgen");
 
   Config config;
   std::string error;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "clients/runtime/shared_network_runtime.h"
+#include "process/process_setup.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Gateway host.");
 ABSL_FLAG(int, port, 7777, "Gateway game port.");
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Plays the game by hand: game-client --port=PORT --name=NAME, then type "
       "commands on stdin.");
-  absl::ParseCommandLine(argc, argv);
+  gss::process::ParseFlagsOrExit(argc, argv, "game-client");
 
   gss::client::RuntimeOptions options;
   options.host = absl::GetFlag(FLAGS_host);

@@ -17,9 +17,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "gss/link/v1/link.grpc.pb.h"
+#include "process/process_setup.h"
 
 ABSL_FLAG(int, batch, 256, "events per EventBatch (the gateway's maximum)");
 ABSL_FLAG(int, window, 8, "batches in flight");
@@ -214,7 +216,10 @@ double CpuSeconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "Raw gRPC echo baseline: the gateway link's stream and batching, no "
+      "logic.");
+  gss::process::ParseFlagsOrExit(argc, argv, "grpc_echo");
   const int batch = absl::GetFlag(FLAGS_batch);
   const int window = absl::GetFlag(FLAGS_window);
   const std::string api = absl::GetFlag(FLAGS_api);

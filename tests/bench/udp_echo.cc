@@ -17,8 +17,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "clients/loadgen/latency_histogram.h"
+#include "process/process_setup.h"
 
 ABSL_FLAG(int, inflight, 1000, "requests kept in flight by the client");
 ABSL_FLAG(int, sockets, 64,
@@ -93,7 +95,10 @@ void Serve(int fd, const std::atomic<bool>& stop) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "Raw UDP echo baseline: a recvmmsg/sendmmsg echo server and a client "
+      "keeping --inflight requests in flight.");
+  gss::process::ParseFlagsOrExit(argc, argv, "udp_echo");
   const int inflight = absl::GetFlag(FLAGS_inflight);
   const int payload = std::max(16, absl::GetFlag(FLAGS_payload));
   const int socket_count = std::max(1, absl::GetFlag(FLAGS_sockets));

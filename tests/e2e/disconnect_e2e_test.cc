@@ -153,6 +153,28 @@ TEST_F(UdpDisconnectTest, DisconnectPacketIsAnOrderlyClose) {
   ExpectStayingUntouched();
 }
 
+// A client that sends only the Goodbye message and waits for the answer:
+// over UDP the gateway closes with code 0 (the close it asked for), and no
+// Disconnect game message comes first; over TCP the connection just closes.
+TEST_P(DisconnectTest, AGoodbyeIsAnsweredByAnOrderlyCloseWithoutADisconnect) {
+  ASSERT_NO_FATAL_FAILURE(StartPeers(ClusterOptions()));
+  game::v1::ClientMessage goodbye;
+  goodbye.mutable_goodbye();
+  ASSERT_OK(peers_.leaving->Send(goodbye));
+  ASSERT_OK(peers_.leaving->WaitForTransportClose(absl::Seconds(5)));
+  EXPECT_FALSE(peers_.leaving->InboxHas(game::v1::ServerMessage::kDisconnect));
+  if (transport() == Transport::kUdp) {
+    EXPECT_EQ(peers_.leaving->udp_disconnect_code(),
+              wire::DisconnectCode::kGoodbye);
+  }
+  std::optional<Transition> closed = peers_.recorder->WaitForTransition(
+      peers_.leaving_id, ops::v1::SESSION_STATE_CLOSED, absl::Seconds(5));
+  ASSERT_TRUE(closed.has_value())
+      << Describe(peers_.recorder->For(peers_.leaving_id));
+  EXPECT_EQ(closed->close_reason(), "transport_closed");
+  ExpectStayingUntouched();
+}
+
 TEST_P(DisconnectTest, SecondLoginReplacesOnlyTheOlderSession) {
   ASSERT_NO_FATAL_FAILURE(StartPeers(ClusterOptions()));
   // The leaving peer's player logs in again on a new connection.

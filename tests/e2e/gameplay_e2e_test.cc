@@ -16,6 +16,7 @@ namespace gss::testing {
 namespace {
 
 using game::v1::MoveResult;
+using game::v1::ServerMessage;
 using game::v1::ShootResult;
 using game::v1::Welcome;
 
@@ -74,7 +75,13 @@ TEST_P(GameplayTest, WelcomeCarriesTheConfiguredWorld) {
   EXPECT_LT(welcome.position().x(), 64);
   EXPECT_GE(welcome.position().y(), 0);
   EXPECT_LT(welcome.position().y(), 64);
-  EXPECT_LE(welcome.last_move_tick(), welcome.server_tick());
+  // A fresh session has not moved: its last move tick is its spawn tick.
+  EXPECT_EQ(welcome.last_move_tick(), welcome.server_tick());
+  // What a dev login is granted (docs/protocol.md).
+  EXPECT_EQ(welcome.role(), "player");
+  EXPECT_EQ(std::vector<std::string>(welcome.permissions().begin(),
+                                     welcome.permissions().end()),
+            (std::vector<std::string>{"move", "shoot"}));
 }
 
 TEST_P(GameplayTest, MoveValidationIsPerPeer) {
@@ -261,6 +268,30 @@ TEST_P(GameplayTest, AHeldTargetCannotBeShot) {
                        shooter->Shoot(other->EstimatedServerTick(),
                                       other->welcome().session_id()));
   EXPECT_TRUE(hit.accepted()) << hit.ShortDebugString();
+}
+
+// target_not_active means neither active nor suspect: a target that has
+// only gone quiet (suspect) can still be hit.
+TEST_P(GameplayTest, ASuspectTargetCanBeHit) {
+  ClusterOptions options = GameplayOptions();
+  options.service_flags.push_back("--suspect_after=300ms");
+  options.service_flags.push_back("--advance_interval=10ms");
+  ASSERT_OK_AND_ASSIGN(cluster_, Cluster::Start(options));
+  std::unique_ptr<GameTestClient> shooter = Join("watcher");
+  std::unique_ptr<GameTestClient> target = Join("quiet");
+  ASSERT_TRUE(shooter && target);
+  const std::string target_id = target->welcome().session_id();
+  ASSERT_OK(cluster_->ops().WaitForState(
+      target_id, ops::v1::SESSION_STATE_SUSPECT, absl::Seconds(5)));
+  ASSERT_OK_AND_ASSIGN(
+      ShootResult shot,
+      shooter->Shoot(shooter->EstimatedServerTick(), target_id));
+  EXPECT_TRUE(shot.accepted()) << shot.ShortDebugString();
+  ASSERT_OK_AND_ASSIGN(
+      ServerMessage hit,
+      target->ReceiveBody(ServerMessage::kHitReceived, absl::Seconds(5)));
+  // HitReceived.tick is the shot's tick.
+  EXPECT_EQ(hit.hit_received().tick(), shot.tick());
 }
 
 TEST_P(GameplayTest, InputsBeforeLoginAreRefused) {
