@@ -10,9 +10,9 @@
 
 namespace gss {
 
-// The source of "now" for the compositions. Production code passes a clock
-// backed by the system's monotonic time (outside common/); tests pass a
-// ManualClock.
+// The source of "now" for the compositions. Production code passes
+// process/system_clock.h's SystemClock (the system's wall clock, outside
+// common/); tests pass a ManualClock.
 class Clock {
  public:
   virtual ~Clock() = default;

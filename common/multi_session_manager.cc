@@ -37,10 +37,6 @@ int64_t CeilDiv(int64_t value, int64_t divisor) {
   return quotient * divisor < value ? quotient + 1 : quotient;
 }
 
-bool IsLive(SessionState state) {
-  return state == SessionState::kActive || state == SessionState::kSuspect;
-}
-
 absl::Status NoSession(const RemoteIdentity& remote) {
   return absl::NotFoundError(
       absl::StrCat("no session is bound to ", remote.ToString()));
@@ -1214,7 +1210,7 @@ SessionPage MultiSessionManager::List(const ListOptions& options) const {
       const Record& record = shard->at(it->second);
       const SessionState state = record.lifecycle.state();
       if (options.state_mask != 0 &&
-          (options.state_mask & (1u << static_cast<int>(state))) == 0) {
+          (options.state_mask & ListOptions::StateBit(state)) == 0) {
         continue;
       }
       if (options.gateway_id &&

@@ -160,7 +160,11 @@ struct SubscribeOptions {
 };
 
 struct ListOptions {
-  uint32_t state_mask = 0;  // Bit (1 << state); 0 means every state.
+  // The bit of `state` in state_mask.
+  static constexpr uint32_t StateBit(SessionState state) {
+    return 1u << static_cast<int>(state);
+  }
+  uint32_t state_mask = 0;  // StateBit()s; 0 means every state.
   std::optional<uint32_t> gateway_id;
   size_t page_size = 100;
   // Exclusive: the page starts after this session. Ids grow with creation, so

@@ -72,6 +72,12 @@ constexpr bool IsLoggedIn(SessionState state) {
          state == SessionState::kReconnecting;
 }
 
+// True for the logged-in states in which the session has its connection:
+// it plays (moves, shoots, can be shot) and is told what happens.
+constexpr bool IsLive(SessionState state) {
+  return state == SessionState::kActive || state == SessionState::kSuspect;
+}
+
 }  // namespace gss
 
 #endif  // COMMON_SESSION_STATE_H_

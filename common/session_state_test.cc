@@ -114,5 +114,14 @@ TEST(IsLoggedInTest, TrueExactlyForActiveSuspectAndReconnecting) {
   EXPECT_FALSE(IsLoggedIn(SessionState::kClosed));
 }
 
+TEST(IsLiveTest, TrueExactlyForActiveAndSuspect) {
+  EXPECT_FALSE(IsLive(SessionState::kConnecting));
+  EXPECT_FALSE(IsLive(SessionState::kAuthenticating));
+  EXPECT_TRUE(IsLive(SessionState::kActive));
+  EXPECT_TRUE(IsLive(SessionState::kSuspect));
+  EXPECT_FALSE(IsLive(SessionState::kReconnecting));
+  EXPECT_FALSE(IsLive(SessionState::kClosed));
+}
+
 }  // namespace
 }  // namespace gss

@@ -44,6 +44,7 @@ struct SessionId {
   static absl::StatusOr<SessionId> Parse(absl::string_view text);
 
   friend bool operator==(SessionId, SessionId) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): a false positive on <=>.
   friend auto operator<=>(SessionId, SessionId) = default;
   template <typename H>
   friend H AbslHashValue(H h, SessionId id) {

@@ -7,17 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "session_service/grpc_status.h"
 
 namespace gss {
-
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-}  // namespace
 
 // The queue between the host (any thread, possibly under session locks) and
 // the one thread allowed to write the stream.
@@ -84,6 +76,8 @@ class StreamCommandSink final : public CommandSink {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](StreamCommandSink* self) {
+              // Await evaluates the condition with mu_ held.
+              self->mu_.AssertHeld();
               return !self->writing_ &&
                      (((!self->queue_.empty() || self->ack_pending_) &&
                        !self->held_) ||

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "session_service/grpc_status.h"
 
 namespace gss {
 namespace {
@@ -18,13 +19,8 @@ constexpr size_t kMaxEvictReasonBytes = 256;
 // Transitions taken from the subscription per write round.
 constexpr size_t kWatchBatch = 256;
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-grpc::Status InvalidArgument(std::string message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+grpc::Status InvalidArgument(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
@@ -70,8 +66,40 @@ struct WatchWake {
 }  // namespace
 
 ops::v1::SessionState ToProto(SessionState state) {
-  // The proto enum is the core's, shifted by UNSPECIFIED.
-  return static_cast<ops::v1::SessionState>(static_cast<int>(state) + 1);
+  switch (state) {
+    case SessionState::kConnecting:
+      return ops::v1::SESSION_STATE_CONNECTING;
+    case SessionState::kAuthenticating:
+      return ops::v1::SESSION_STATE_AUTHENTICATING;
+    case SessionState::kActive:
+      return ops::v1::SESSION_STATE_ACTIVE;
+    case SessionState::kSuspect:
+      return ops::v1::SESSION_STATE_SUSPECT;
+    case SessionState::kReconnecting:
+      return ops::v1::SESSION_STATE_RECONNECTING;
+    case SessionState::kClosed:
+      return ops::v1::SESSION_STATE_CLOSED;
+  }
+  return ops::v1::SESSION_STATE_UNSPECIFIED;
+}
+
+std::optional<SessionState> FromProto(int state) {
+  switch (state) {
+    case ops::v1::SESSION_STATE_CONNECTING:
+      return SessionState::kConnecting;
+    case ops::v1::SESSION_STATE_AUTHENTICATING:
+      return SessionState::kAuthenticating;
+    case ops::v1::SESSION_STATE_ACTIVE:
+      return SessionState::kActive;
+    case ops::v1::SESSION_STATE_SUSPECT:
+      return SessionState::kSuspect;
+    case ops::v1::SESSION_STATE_RECONNECTING:
+      return SessionState::kReconnecting;
+    case ops::v1::SESSION_STATE_CLOSED:
+      return SessionState::kClosed;
+    default:
+      return std::nullopt;  // UNSPECIFIED, or a value this build lacks.
+  }
 }
 
 ops::v1::Session ToProto(const SessionSnapshot& snapshot) {
@@ -172,13 +200,13 @@ grpc::Status SessionInspectionService::ListSessions(
     grpc::ServerContext*, const ops::v1::ListSessionsRequest* request,
     ops::v1::ListSessionsResponse* response) {
   ListOptions options;
-  for (int state : request->states()) {
-    if (state <= ops::v1::SESSION_STATE_UNSPECIFIED ||
-        state > ops::v1::SESSION_STATE_CLOSED) {
+  for (int value : request->states()) {
+    const std::optional<SessionState> state = FromProto(value);
+    if (!state) {
       return InvalidArgument(
-          absl::StrCat("states: ", state, " is not a session state"));
+          absl::StrCat("states: ", value, " is not a session state"));
     }
-    options.state_mask |= 1u << (state - 1);
+    options.state_mask |= ListOptions::StateBit(*state);
   }
   if (request->has_gateway_id()) options.gateway_id = request->gateway_id();
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -18,6 +19,9 @@ namespace gss {
 
 // Conversions between the core's types and gss.ops.v1, exposed for tests.
 ops::v1::SessionState ToProto(SessionState state);
+// A SessionState value of the proto (an int: proto3 enums are open); nullopt
+// for UNSPECIFIED or a value this build does not know.
+std::optional<SessionState> FromProto(int state);
 ops::v1::Session ToProto(const SessionSnapshot& snapshot);
 ops::v1::Transition ToProto(const SessionTransition& transition);
 // Parses a page token (the hex session id of the last session returned).

@@ -18,9 +18,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "process/metrics_endpoint.h"
+#include "process/system_clock.h"
 #include "session_service/gateway_link_service.h"
 #include "session_service/ops_service.h"
-#include "session_service/system_clock.h"
 
 namespace gss {
 namespace {
@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Create(
   const RuntimeOptions& opts = runtime->options_;
   const Clock* clock = opts.clock;
   if (clock == nullptr) {
-    runtime->owned_clock_ = std::make_unique<SystemClock>();
+    runtime->owned_clock_ = std::make_unique<process::SystemClock>();
     clock = runtime->owned_clock_.get();
   }
   runtime->metrics_ = std::make_shared<ServiceMetrics>();

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -25,6 +26,7 @@
 #include "gss/link/v1/link.grpc.pb.h"
 #include "gss/ops/v1/ops.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "session_service/ops_service.h"
 
 namespace gss {
 namespace {
@@ -252,6 +254,21 @@ class ServerRuntimeTest : public ::testing::Test {
   std::unique_ptr<ServerRuntime> runtime_;
   std::unique_ptr<ops::v1::SessionInspection::Stub> ops_;
 };
+
+TEST(OpsStateConversionTest, EveryStateRoundTripsAndOthersAreRefused) {
+  for (int s = 0; s < kSessionStateCount; ++s) {
+    const auto state = static_cast<SessionState>(s);
+    const ops::v1::SessionState proto = ToProto(state);
+    EXPECT_NE(proto, ops::v1::SESSION_STATE_UNSPECIFIED);
+    EXPECT_EQ(ops::v1::SessionState_Name(proto),
+              absl::StrCat("SESSION_STATE_",
+                           absl::AsciiStrToUpper(SessionStateName(state))));
+    EXPECT_EQ(FromProto(proto), state);
+  }
+  EXPECT_EQ(FromProto(ops::v1::SESSION_STATE_UNSPECIFIED), std::nullopt);
+  EXPECT_EQ(FromProto(ops::v1::SessionState_MAX + 1), std::nullopt);
+  EXPECT_EQ(FromProto(-1), std::nullopt);
+}
 
 TEST_F(ServerRuntimeTest, StartExposesTheHostAndItsManager) {
   EXPECT_EQ(runtime_->host().sessions().size(), 0u);

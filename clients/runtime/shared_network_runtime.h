@@ -19,10 +19,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "clients/runtime/client_transport.h"
-#include "clients/runtime/system_clock.h"
 #include "common/session_manager.h"
 #include "common/session_policy.h"
 #include "gss/game/v1/game.pb.h"
+#include "process/system_clock.h"
 
 namespace gss::client {
 
@@ -132,7 +132,7 @@ class SharedNetworkRuntime {
   bool CanSendInput() const;
 
   RuntimeOptions options_;
-  SystemClock clock_;
+  process::SystemClock clock_;
   std::optional<SessionManager> manager_;
   boost::asio::io_context io_;
   std::optional<
