@@ -100,7 +100,7 @@ class TcpPeer : public Peer, public std::enable_shared_from_this<TcpPeer> {
     }
     // Readiness, then a non-blocking read into a per-thread buffer: an idle
     // connection holds no read buffer, which matters with many peers.
-    thread_local std::array<char, 64 * 1024> buffer;
+    thread_local std::array<char, size_t{64} * 1024> buffer;
     for (int i = 0; i < 16; ++i) {
       boost::system::error_code ec;
       const size_t size = socket_.read_some(asio::buffer(buffer), ec);

@@ -19,8 +19,8 @@ using asio::ip::udp;
 // A UDP peer: identity plus state touched only on the endpoint's strand.
 class UdpPeer : public Peer, public std::enable_shared_from_this<UdpPeer> {
  public:
-  UdpPeer(PeerIdentity identity, UdpEndpoint& owner, udp::endpoint remote,
-          uint64_t nonce, const PeerLimits& limits,
+  UdpPeer(PeerIdentity identity, UdpEndpoint& owner,
+          const udp::endpoint& remote, uint64_t nonce, const PeerLimits& limits,
           UdpEndpoint::Clock::time_point now)
       : Peer(std::move(identity)),
         owner_(owner),

@@ -12,7 +12,9 @@ GSS_BUILD_PACKAGES=(
 # What the deployment tests (tests/deploy) need on top: a real Prometheus
 # server and promtool; unzip for the helm binary that tests/deploy fetches
 # from the npm registry with npm.
-GSS_TEST_PACKAGES=(prometheus unzip)
+# clang-format and clang-tidy (with clang's lock analysis) for
+# scripts/check_sources.sh.
+GSS_TEST_PACKAGES=(prometheus unzip clang-format clang-tidy)
 # Debian's npm conflicts with Node.js builds that ship their own npm: ask for
 # it only when no npm command exists.
 if ! command -v npm >/dev/null 2>&1; then GSS_TEST_PACKAGES+=(npm); fi

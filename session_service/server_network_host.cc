@@ -16,13 +16,6 @@ namespace {
 using game::v1::ClientMessage;
 using game::v1::ServerMessage;
 
-// Round trips longer than this are a client's bookkeeping error (or a lie),
-// not a measurement.
-
-bool IsLive(SessionState state) {
-  return state == SessionState::kActive || state == SessionState::kSuspect;
-}
-
 void AddPermissionNames(uint32_t bits,
                         google::protobuf::RepeatedPtrField<std::string>* out) {
   if (bits & kPermissionMove) out->Add("move");

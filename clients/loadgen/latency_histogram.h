@@ -52,7 +52,7 @@ class LatencyHistogram {
   uint64_t Percentile(double q) const {
     const uint64_t total = Count();
     if (total == 0) return 0;
-    uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(total));
+    auto rank = static_cast<uint64_t>(q * static_cast<double>(total));
     if (rank >= total) rank = total - 1;
     uint64_t seen = 0;
     for (int i = 0; i < kBuckets; ++i) {

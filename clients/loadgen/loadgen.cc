@@ -259,8 +259,8 @@ struct Player {
 
 class Worker {
  public:
-  Worker(const Config& config, int id, std::vector<uint32_t> global_indices,
-         int64_t start_ns)
+  Worker(const Config& config, int id,
+         const std::vector<uint32_t>& global_indices, int64_t start_ns)
       : config_(config), id_(id), start_ns_(start_ns), rng_(0x5eed + id) {
     players_.reserve(global_indices.size());
     for (uint32_t global : global_indices) {
@@ -1098,7 +1098,7 @@ class OpsLoad {
 
  private:
   void CallLoop() {
-    const int64_t interval_ns = static_cast<int64_t>(1e9 / rate_);
+    const auto interval_ns = static_cast<int64_t>(1e9 / rate_);
     int64_t next = NowNs();
     std::string page_token;
     std::vector<std::string> known_ids;
@@ -1372,6 +1372,7 @@ int Main(int argc, char** argv) {
                                   std::max(0.1, absl::GetFlag(FLAGS_ops_rate)));
   }
   std::vector<std::thread> threads;
+  threads.reserve(workers.size());
   for (auto& worker : workers) {
     threads.emplace_back([w = worker.get()] { w->Run(); });
   }

@@ -70,7 +70,7 @@ class TcpTransport final : public TransportBase {
     resolver->async_resolve(
         options_.host, std::to_string(options_.port),
         [self, resolver](const error_code& ec,
-                         asio::ip::tcp::resolver::results_type results) {
+                         const asio::ip::tcp::resolver::results_type& results) {
           if (self->closed_) return;
           if (ec) return self->Fail(absl::StrCat("resolve: ", ec.message()));
           asio::async_connect(
@@ -148,10 +148,11 @@ class TcpTransport final : public TransportBase {
           self->writing_ = false;
           self->out_.pop_front();
           if (self->close_after_write_) {
-            if (ec || self->out_.empty())
+            if (ec || self->out_.empty()) {
               self->CloseSockets();
-            else
+            } else {
               self->WriteNext();
+            }
             return;
           }
           if (self->closed_) return;
@@ -164,7 +165,7 @@ class TcpTransport final : public TransportBase {
 
   asio::ip::tcp::socket socket_{io_};
   wire::TcpFrameDecoder decoder_;
-  std::array<char, 16 * 1024> read_buffer_{};
+  std::array<char, size_t{16} * 1024> read_buffer_{};
   std::deque<std::string> out_;
   bool connected_ = false;
   bool writing_ = false;
@@ -182,7 +183,7 @@ class UdpTransport final : public TransportBase {
     resolver->async_resolve(
         options_.host, std::to_string(options_.port),
         [self, resolver](const error_code& ec,
-                         asio::ip::udp::resolver::results_type results) {
+                         const asio::ip::udp::resolver::results_type& results) {
           if (self->closed_) return;
           if (ec || results.empty()) {
             return self->Fail(absl::StrCat("resolve: ", ec.message()));

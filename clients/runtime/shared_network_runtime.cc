@@ -93,8 +93,9 @@ std::string RuntimeEvent::ToString() const {
       const game::v1::MoveResult& m = message.move_result();
       absl::StrAppend(&out, " tick=", m.tick(),
                       " accepted=", m.accepted() ? "true" : "false");
-      if (!m.rejection().empty())
+      if (!m.rejection().empty()) {
         absl::StrAppend(&out, " rejection=", m.rejection());
+      }
       absl::StrAppend(&out, " pos=(", m.position().x(), ",", m.position().y(),
                       ")", m.clamped() ? " clamped" : "");
       break;
@@ -103,8 +104,9 @@ std::string RuntimeEvent::ToString() const {
       const game::v1::ShootResult& s = message.shoot_result();
       absl::StrAppend(&out, " tick=", s.tick(),
                       " accepted=", s.accepted() ? "true" : "false");
-      if (!s.rejection().empty())
+      if (!s.rejection().empty()) {
         absl::StrAppend(&out, " rejection=", s.rejection());
+      }
       absl::StrAppend(&out, " target=", s.target_session_id(),
                       " target_health=", s.target_health());
       break;
@@ -334,10 +336,10 @@ void SharedNetworkRuntime::OpenTransport() {
     manager_->OnTransportConnected().IgnoreError();
     Pump();
   };
-  callbacks.on_message = [this, generation](std::string payload) {
+  callbacks.on_message = [this, generation](const std::string& payload) {
     OnMessage(generation, payload);
   };
-  callbacks.on_closed = [this, generation](std::string why) {
+  callbacks.on_closed = [this, generation](const std::string& why) {
     OnClosed(generation, why);
   };
   transport_ = MakeTransport(

@@ -18,7 +18,7 @@ namespace {
 // be blocked in every thread (done in main before any thread starts).
 void WaitForSignals(const sigset_t& signals, std::atomic<bool>& done,
                     gss::sessionctl::CancelHook& hook) {
-  const timespec poll = {0, 100 * 1000 * 1000};
+  const timespec poll = {0, 100'000'000};  // 100 ms.
   while (!done.load()) {
     if (sigtimedwait(&signals, nullptr, &poll) > 0) {
       hook.Cancel();

@@ -75,10 +75,12 @@ absl::StatusOr<std::string> MintToken(const TokenClaims& claims,
   if (jwt_add_grants_json(jwt.get(), grants_json.c_str()) != 0 ||
       jwt_add_grant_int(
           jwt.get(), "iat",
-          static_cast<long>(absl::ToUnixSeconds(claims.issued))) != 0 ||
+          static_cast<long>(  // NOLINT(google-runtime-int): libjwt's type.
+              absl::ToUnixSeconds(claims.issued))) != 0 ||
       jwt_add_grant_int(
           jwt.get(), "exp",
-          static_cast<long>(absl::ToUnixSeconds(claims.expires))) != 0) {
+          static_cast<long>(  // NOLINT(google-runtime-int): libjwt's type.
+              absl::ToUnixSeconds(claims.expires))) != 0) {
     return absl::InternalError("cannot add the claims to the token");
   }
   if (jwt_set_alg(jwt.get(), JWT_ALG_HS256,
