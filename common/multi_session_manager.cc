@@ -1238,6 +1238,19 @@ SessionPage MultiSessionManager::List(const ListOptions& options) const {
   return page;
 }
 
+void MultiSessionManager::ForEach(
+    ListOptions filter,
+    absl::FunctionRef<void(const SessionSnapshot&)> visit) const {
+  filter.page_size = 1000;
+  filter.after.reset();
+  for (;;) {
+    const SessionPage page = List(filter);
+    for (const SessionSnapshot& session : page.sessions) visit(session);
+    if (!page.next_after) return;
+    filter.after = page.next_after;
+  }
+}
+
 StateCounts MultiSessionManager::Counts() const {
   StateCounts counts;
   for (const auto& shard : shards_) {

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -319,6 +320,12 @@ class MultiSessionManager {
   std::optional<SessionSnapshot> FindByRemote(
       const RemoteIdentity& remote) const;
   SessionPage List(const ListOptions& options) const;
+  // Calls `visit` with every session `filter` matches (its page_size and
+  // after are ignored), page by page, outside the manager's locks: `visit`
+  // may call the manager. A session present for the whole walk is visited
+  // once; one created or closed meanwhile may or may not be.
+  void ForEach(ListOptions filter,
+               absl::FunctionRef<void(const SessionSnapshot&)> visit) const;
   StateCounts Counts() const;
   size_t size() const { return total_sessions_.load(); }
 

@@ -1797,6 +1797,37 @@ TEST_F(MultiSessionManagerTest, ListWalksTenThousandSessionsWhileTheyChange) {
   }
 }
 
+// ForEach pages by itself: more sessions than a page, a filter, and a visit
+// that changes the manager (closing the session it is shown) as the host's
+// drain does.
+TEST_F(MultiSessionManagerTest, ForEachVisitsEveryMatchOnceAndMayCallBack) {
+  constexpr int kSessions = 2'500;
+  std::set<SessionId> on_gateway_two;
+  for (int i = 0; i < kSessions; ++i) {
+    const uint32_t gateway = 1 + i % 2;
+    const SessionId id = Connect(Remote(i + 1, gateway));
+    if (gateway == 2) on_gateway_two.insert(id);
+  }
+  std::vector<SessionId> visited;
+  manager_->ForEach(
+      {.gateway_id = 2, .page_size = 7, .after = *on_gateway_two.rbegin()},
+      [&](const SessionSnapshot& session) {
+        visited.push_back(session.id);
+        ASSERT_TRUE(session.remote.has_value());
+        EXPECT_TRUE(manager_->OnTransportClosed(*session.remote, true).ok());
+      });
+  EXPECT_TRUE(std::is_sorted(visited.begin(), visited.end()));
+  EXPECT_EQ(std::set<SessionId>(visited.begin(), visited.end()),
+            on_gateway_two);
+  EXPECT_EQ(manager_->size(), static_cast<size_t>(kSessions / 2));
+  size_t left = 0;
+  manager_->ForEach({}, [&](const SessionSnapshot& session) {
+    ++left;
+    EXPECT_EQ(session.remote->gateway_id, 1u);
+  });
+  EXPECT_EQ(left, static_cast<size_t>(kSessions / 2));
+}
+
 TEST_F(MultiSessionManagerTest, ListWalksASparseFilterAcrossShortPages) {
   // One session in 50 matches: shards stop scanning early and pages may come
   // back short or empty, but the walk still returns every match once.

@@ -70,7 +70,7 @@ bool SignedByServiceKey(absl::string_view token) {
 
 // What holds for every answer, whatever was presented.
 void CheckWellFormed(const AuthResult& result) {
-  FUZZ_CHECK(result.grant.has_value() == result.reason.empty());
+  FUZZ_CHECK(!result.grant.has_value() || result.detail.empty());
   if (result.grant) {
     const gss::PlayerGrant& grant = *result.grant;
     FUZZ_CHECK(!grant.player_id.empty() && grant.player_id.size() <= 128);
@@ -79,10 +79,10 @@ void CheckWellFormed(const AuthResult& result) {
     FUZZ_CHECK((grant.permissions & ~gss::kAllPermissions) == 0);
     return;
   }
-  FUZZ_CHECK(result.reason == gss::kRejectBadCredential ||
-             result.reason == gss::kRejectTokenExpired ||
-             result.reason == gss::kRejectBadSignature ||
-             result.reason == gss::kRejectBadAlgorithm);
+  FUZZ_CHECK(result.reason == gss::LoginRefusal::kBadCredential ||
+             result.reason == gss::LoginRefusal::kTokenExpired ||
+             result.reason == gss::LoginRefusal::kBadSignature ||
+             result.reason == gss::LoginRefusal::kBadAlgorithm);
   // Details reach clients: they must never echo the key.
   FUZZ_CHECK(!absl::StrContains(result.detail, kJwtKey));
 }
@@ -113,8 +113,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckWellFormed(forged);
   FUZZ_CHECK(!forged.grant);
   // Claims that passed every other check were refused for the signature.
-  if (signed_claims.grant || signed_claims.reason == gss::kRejectTokenExpired) {
-    FUZZ_CHECK(forged.reason == gss::kRejectBadSignature);
+  if (signed_claims.grant ||
+      signed_claims.reason == gss::LoginRefusal::kTokenExpired) {
+    FUZZ_CHECK(forged.reason == gss::LoginRefusal::kBadSignature);
   }
 
   const AuthResult dev = gss::DevAuthenticator().Authenticate(input, kNow);

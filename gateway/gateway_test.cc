@@ -21,6 +21,7 @@
 #include "gateway/test_clients.h"
 #include "gmock/gmock.h"
 #include "gss/game/v1/game.pb.h"
+#include "gss/link/v1/close_reasons.h"
 #include "gtest/gtest.h"
 
 namespace gss::gateway {
@@ -771,7 +772,7 @@ TEST_F(GatewayTest, AGoodbyeCloseIsAnsweredWithTheOrderlyCode) {
   Start();
   UdpClient udp(port());
   const uint64_t u = ConnectUdp(udp, 1);
-  ASSERT_TRUE(fake_->Close(u, "", std::string(kGoodbyeCloseReason)));
+  ASSERT_TRUE(fake_->Close(u, "", std::string(link::v1::kGoodbyeCloseReason)));
   auto disconnect = udp.ReceiveParsed();
   ASSERT_TRUE(disconnect.has_value());
   ASSERT_EQ(disconnect->type, wire::PacketType::kDisconnect);

@@ -12,9 +12,6 @@
 
 namespace gss::gateway {
 
-// ClosePeer.reason when the service closes a peer that said Goodbye
-// (docs/protocol.md, "Gateway link").
-inline constexpr absl::string_view kGoodbyeCloseReason = "goodbye";
 
 enum class Transport : uint8_t { kUdp = 0, kTcp = 1 };
 inline constexpr int kTransportCount = 2;

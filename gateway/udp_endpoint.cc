@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/edge_heartbeat.h"
+#include "gss/link/v1/close_reasons.h"
 
 namespace gss::gateway {
 
@@ -40,8 +41,9 @@ class UdpPeer : public Peer, public std::enable_shared_from_this<UdpPeer> {
     // orderly code, not "closed by the service" (which promises a
     // Disconnect game message first).
     const wire::DisconnectCode code =
-        reason == kGoodbyeCloseReason ? wire::DisconnectCode::kGoodbye
-                                      : wire::DisconnectCode::kClosedByService;
+        reason == link::v1::kGoodbyeCloseReason
+            ? wire::DisconnectCode::kGoodbye
+            : wire::DisconnectCode::kClosedByService;
     owner_.Enqueue({.peer = shared_from_this(),
                     .kind = UdpEndpoint::Command::Kind::kCloseByService,
                     .code = code,

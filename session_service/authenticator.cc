@@ -82,9 +82,9 @@ AuthResult AuthResult::Granted(PlayerGrant grant) {
   return result;
 }
 
-AuthResult AuthResult::Refused(absl::string_view reason, std::string detail) {
+AuthResult AuthResult::Refused(LoginRefusal reason, std::string detail) {
   AuthResult result;
-  result.reason = std::string(reason);
+  result.reason = reason;
   result.detail = std::move(detail);
   return result;
 }
@@ -94,7 +94,7 @@ AuthResult DevAuthenticator::Authenticate(absl::string_view credential,
   if (credential.empty() || credential.size() > kMaxDevNameBytes ||
       !IsPrintableAscii(credential)) {
     return AuthResult::Refused(
-        kRejectBadCredential,
+        LoginRefusal::kBadCredential,
         "the dev authenticator takes a player name of 1 to 64 printable "
         "ASCII characters");
   }
@@ -145,13 +145,14 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
                                           absl::Time now) const {
   if (credential.empty() || credential.size() > kMaxTokenBytes) {
     return AuthResult::Refused(
-        kRejectBadCredential, "the credential is not a JWT of acceptable size");
+        LoginRefusal::kBadCredential,
+        "the credential is not a JWT of acceptable size");
   }
   // libjwt reads a C string, so it would verify only what comes before a NUL:
   // a signed token followed by a NUL and anything at all would pass. No JWT
   // contains one.
   if (credential.find('\0') != absl::string_view::npos) {
-    return AuthResult::Refused(kRejectBadCredential,
+    return AuthResult::Refused(LoginRefusal::kBadCredential,
                                "the credential is not a well-formed JWT");
   }
   const std::string token(credential);
@@ -161,24 +162,24 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
   {
     JwtPtr unverified = Decode(token, nullptr);
     if (unverified == nullptr) {
-      return AuthResult::Refused(kRejectBadCredential,
+      return AuthResult::Refused(LoginRefusal::kBadCredential,
                                  "the credential is not a well-formed JWT");
     }
     const char* alg = jwt_get_header(unverified.get(), "alg");
     if (alg == nullptr || absl::string_view(alg) != "HS256") {
       return AuthResult::Refused(
-          kRejectBadAlgorithm,
+          LoginRefusal::kBadAlgorithm,
           absl::StrCat("only HS256 tokens are accepted, got ",
                        alg == nullptr ? "no alg" : absl::CEscape(alg)));
     }
   }
   JwtPtr jwt = Decode(token, &key_);
   if (jwt == nullptr) {
-    return AuthResult::Refused(kRejectBadSignature,
+    return AuthResult::Refused(LoginRefusal::kBadSignature,
                                "the token's signature does not verify");
   }
   if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256) {
-    return AuthResult::Refused(kRejectBadAlgorithm,
+    return AuthResult::Refused(LoginRefusal::kBadAlgorithm,
                                "only HS256 tokens are accepted");
   }
 
@@ -188,18 +189,19 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
   const std::optional<absl::Time> not_before =
       TimeClaim(jwt.get(), "nbf", &malformed);
   if (malformed) {
-    return AuthResult::Refused(kRejectBadCredential,
+    return AuthResult::Refused(LoginRefusal::kBadCredential,
                                "exp and nbf must be numbers of seconds");
   }
   if (!expires) {
-    return AuthResult::Refused(kRejectBadCredential,
+    return AuthResult::Refused(LoginRefusal::kBadCredential,
                                "the token has no exp claim");
   }
   if (now >= *expires) {
-    return AuthResult::Refused(kRejectTokenExpired, "the token has expired");
+    return AuthResult::Refused(LoginRefusal::kTokenExpired,
+                               "the token has expired");
   }
   if (not_before && now < *not_before) {
-    return AuthResult::Refused(kRejectBadCredential,
+    return AuthResult::Refused(LoginRefusal::kBadCredential,
                                "the token is not valid yet (nbf)");
   }
 
@@ -207,7 +209,7 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
   if (subject == nullptr || *subject == '\0' ||
       std::strlen(subject) > kMaxClaimBytes) {
     return AuthResult::Refused(
-        kRejectBadCredential,
+        LoginRefusal::kBadCredential,
         "the token needs a sub claim (the player id) of 1 to 128 bytes");
   }
   PlayerGrant grant;
@@ -218,7 +220,7 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
   grant.role = role != nullptr ? role : "player";
   if (grant.display_name.size() > kMaxClaimBytes ||
       grant.role.size() > kMaxClaimBytes) {
-    return AuthResult::Refused(kRejectBadCredential,
+    return AuthResult::Refused(LoginRefusal::kBadCredential,
                                "name and role must be at most 128 bytes");
   }
 
@@ -226,12 +228,12 @@ AuthResult JwtAuthenticator::Authenticate(absl::string_view credential,
   if (std::optional<std::string> json = ClaimJson(jwt.get(), "permissions")) {
     google::protobuf::ListValue list;
     if (!google::protobuf::util::JsonStringToMessage(*json, &list).ok()) {
-      return AuthResult::Refused(kRejectBadCredential,
+      return AuthResult::Refused(LoginRefusal::kBadCredential,
                                  "permissions must be an array of strings");
     }
     for (const google::protobuf::Value& value : list.values()) {
       if (value.kind_case() != google::protobuf::Value::kStringValue) {
-        return AuthResult::Refused(kRejectBadCredential,
+        return AuthResult::Refused(LoginRefusal::kBadCredential,
                                    "permissions must be an array of strings");
       }
       // Unknown names are ignored on purpose (see the header).

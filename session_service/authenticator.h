@@ -11,23 +11,19 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/multi_session_manager.h"
+#include "session_service/refusals.h"
 
 namespace gss {
 
-// Reasons a credential is refused; they travel in LoginRejected.reason and
-// label the login metric, so the set is fixed.
-inline constexpr absl::string_view kRejectBadCredential = "bad_credential";
-inline constexpr absl::string_view kRejectTokenExpired = "token_expired";
-inline constexpr absl::string_view kRejectBadSignature = "bad_signature";
-inline constexpr absl::string_view kRejectBadAlgorithm = "bad_algorithm";
-
 struct AuthResult {
   std::optional<PlayerGrant> grant;  // Set on success.
-  std::string reason;                // Set on failure: one of kReject*.
-  std::string detail;                // For people; never contains secrets.
+  // On failure: kBadCredential, kTokenExpired, kBadSignature or
+  // kBadAlgorithm (it travels in LoginRejected.reason).
+  LoginRefusal reason = LoginRefusal::kBadCredential;
+  std::string detail;  // For people; never contains secrets.
 
   static AuthResult Granted(PlayerGrant grant);
-  static AuthResult Refused(absl::string_view reason, std::string detail);
+  static AuthResult Refused(LoginRefusal reason, std::string detail);
 };
 
 class Authenticator {

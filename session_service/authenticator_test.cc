@@ -33,7 +33,7 @@ std::unique_ptr<JwtAuthenticator> Jwt() {
 TEST(DevAuthenticatorTest, NameBecomesPlayerWithEveryPermission) {
   DevAuthenticator dev;
   AuthResult result = dev.Authenticate("alice", kNow);
-  ASSERT_TRUE(result.grant.has_value()) << result.reason;
+  ASSERT_TRUE(result.grant.has_value()) << LoginRefusalName(result.reason);
   EXPECT_EQ(result.grant->player_id, "alice");
   EXPECT_EQ(result.grant->display_name, "alice");
   EXPECT_EQ(result.grant->role, "player");
@@ -47,7 +47,7 @@ TEST(DevAuthenticatorTest, RefusesEmptyLongAndUnprintableNames) {
         std::string("nul\0x", 5), std::string("\xc3\xa9")}) {
     AuthResult result = dev.Authenticate(name, kNow);
     EXPECT_FALSE(result.grant.has_value()) << name;
-    EXPECT_EQ(result.reason, kRejectBadCredential);
+    EXPECT_EQ(result.reason, LoginRefusal::kBadCredential);
   }
   EXPECT_TRUE(dev.Authenticate(std::string(64, 'a'), kNow).grant.has_value());
 }
@@ -60,7 +60,8 @@ TEST(JwtAuthenticatorTest, AcceptsHs256AndReadsClaims) {
   claims.permissions = std::vector<std::string>{"shoot"};
   AuthResult result =
       Jwt()->Authenticate(MintToken(JWT_ALG_HS256, kKey, claims), kNow);
-  ASSERT_TRUE(result.grant.has_value()) << result.reason << result.detail;
+  ASSERT_TRUE(result.grant.has_value())
+      << LoginRefusalName(result.reason) << result.detail;
   EXPECT_EQ(result.grant->player_id, "p-42");
   EXPECT_EQ(result.grant->display_name, "Forty Two");
   EXPECT_EQ(result.grant->role, "admin");
@@ -74,7 +75,8 @@ TEST(JwtAuthenticatorTest, DefaultsNameRoleAndIgnoresUnknownPermissions) {
   claims.permissions = std::vector<std::string>{"move", "fly"};
   AuthResult result =
       Jwt()->Authenticate(MintToken(JWT_ALG_HS256, kKey, claims), kNow);
-  ASSERT_TRUE(result.grant.has_value()) << result.reason << result.detail;
+  ASSERT_TRUE(result.grant.has_value())
+      << LoginRefusalName(result.reason) << result.detail;
   EXPECT_EQ(result.grant->display_name, "player-1");
   EXPECT_EQ(result.grant->role, "player");
   EXPECT_EQ(result.grant->permissions, kPermissionMove);
@@ -156,7 +158,7 @@ TEST(JwtAuthenticatorTest, RefusalsNameTheirReason) {
     ASSERT_FALSE(c.token.empty() && c.name != "empty");
     AuthResult result = jwt->Authenticate(c.token, kNow);
     EXPECT_FALSE(result.grant.has_value());
-    EXPECT_EQ(result.reason, c.reason) << result.detail;
+    EXPECT_EQ(LoginRefusalName(result.reason), c.reason) << result.detail;
   }
 }
 
@@ -175,7 +177,7 @@ TEST(JwtAuthenticatorTest, TamperedPayloadFailsTheSignature) {
       forged.substr(f_first + 1, f_second - f_first - 1) + token.substr(second);
   AuthResult result = Jwt()->Authenticate(spliced, kNow);
   EXPECT_FALSE(result.grant.has_value());
-  EXPECT_EQ(result.reason, "bad_signature");
+  EXPECT_EQ(result.reason, LoginRefusal::kBadSignature);
 }
 
 TEST(JwtAuthenticatorTest, RefusesAnythingAfterANul) {
@@ -185,7 +187,7 @@ TEST(JwtAuthenticatorTest, RefusesAnythingAfterANul) {
        {std::string(1, '\0'), std::string("\0{\"role\":\"admin\"}", 17)}) {
     AuthResult result = Jwt()->Authenticate(token + suffix, kNow);
     EXPECT_FALSE(result.grant.has_value()) << suffix.size();
-    EXPECT_EQ(result.reason, "bad_credential");
+    EXPECT_EQ(result.reason, LoginRefusal::kBadCredential);
   }
 }
 

@@ -114,19 +114,21 @@ ServiceMetrics::ServiceMetrics()
                      .Name("gss_logins_total")
                      .Help("Login attempts by outcome")
                      .Register(*registry_);
-  for (absl::string_view outcome : kLoginOutcomes) {
-    logins_[outcome] = &logins.Add({{"outcome", Name(outcome)}});
+  logins_[0] = &logins.Add({{"outcome", "accepted"}});
+  for (int r = 0; r < kLoginRefusalCount; ++r) {
+    logins_[1 + r] = &logins.Add(
+        {{"outcome", Name(LoginRefusalName(static_cast<LoginRefusal>(r)))}});
   }
-  logins_["other"] = &logins.Add({{"outcome", "other"}});
 
   auto& resumes = prometheus::BuildCounter()
                       .Name("gss_resumes_total")
                       .Help("Resume attempts by outcome")
                       .Register(*registry_);
-  for (absl::string_view outcome : kResumeOutcomes) {
-    resumes_[outcome] = &resumes.Add({{"outcome", Name(outcome)}});
+  resumes_[0] = &resumes.Add({{"outcome", "accepted"}});
+  for (int r = 0; r < kResumeRefusalCount; ++r) {
+    resumes_[1 + r] = &resumes.Add(
+        {{"outcome", Name(ResumeRefusalName(static_cast<ResumeRefusal>(r)))}});
   }
-  resumes_["other"] = &resumes.Add({{"outcome", "other"}});
 
   rtt_ = &prometheus::BuildHistogram()
               .Name("gss_heartbeat_rtt_seconds")
@@ -204,14 +206,12 @@ void ServiceMetrics::CountInput(InputKind kind, InputRejection rejection) {
 
 void ServiceMetrics::CountMalformed() { malformed_->Increment(); }
 
-void ServiceMetrics::CountLogin(absl::string_view outcome) {
-  auto it = logins_.find(outcome);
-  (it != logins_.end() ? it->second : logins_.at("other"))->Increment();
+void ServiceMetrics::CountLogin(std::optional<LoginRefusal> refusal) {
+  logins_[refusal ? 1 + static_cast<int>(*refusal) : 0]->Increment();
 }
 
-void ServiceMetrics::CountResume(absl::string_view outcome) {
-  auto it = resumes_.find(outcome);
-  (it != resumes_.end() ? it->second : resumes_.at("other"))->Increment();
+void ServiceMetrics::CountResume(std::optional<ResumeRefusal> refusal) {
+  resumes_[refusal ? 1 + static_cast<int>(*refusal) : 0]->Increment();
 }
 
 void ServiceMetrics::ObserveRtt(absl::Duration rtt) {
@@ -260,8 +260,13 @@ double ServiceMetrics::InputCount(InputKind kind,
 double ServiceMetrics::MalformedCount() const { return malformed_->Value(); }
 
 double ServiceMetrics::LoginCount(absl::string_view outcome) const {
-  auto it = logins_.find(outcome);
-  return it == logins_.end() ? 0 : it->second->Value();
+  if (outcome == "accepted") return logins_[0]->Value();
+  for (int r = 0; r < kLoginRefusalCount; ++r) {
+    if (LoginRefusalName(static_cast<LoginRefusal>(r)) == outcome) {
+      return logins_[1 + r]->Value();
+    }
+  }
+  return 0;
 }
 
 double ServiceMetrics::ClosedCount(CloseReason reason) const {

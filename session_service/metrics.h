@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,20 +21,11 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "session_service/refusals.h"
 
 namespace gss {
 
 enum class InputKind : uint8_t { kMove, kShoot };
-
-// Login outcomes and resume outcomes used as label values; anything else is
-// counted as "other".
-inline constexpr absl::string_view kLoginOutcomes[] = {
-    "accepted",      "bad_credential", "token_expired",
-    "bad_signature", "bad_algorithm",  "already_logged_in",
-    "server_full",   "draining",       "server_error"};
-inline constexpr absl::string_view kResumeOutcomes[] = {
-    "accepted", "unknown_token", "already_logged_in", "draining",
-    "server_error"};
 
 class ServiceMetrics {
  public:
@@ -49,8 +41,10 @@ class ServiceMetrics {
   // `rejection` kNone means accepted.
   void CountInput(InputKind kind, InputRejection rejection);
   void CountMalformed();
-  void CountLogin(absl::string_view outcome);
-  void CountResume(absl::string_view outcome);
+  // nullopt: accepted. The outcome label is "accepted" or the refusal's
+  // name.
+  void CountLogin(std::optional<LoginRefusal> refusal);
+  void CountResume(std::optional<ResumeRefusal> refusal);
   void ObserveRtt(absl::Duration rtt);
   // A heartbeat applied to a session: a Ping the service answered, or one a
   // gateway answered at the edge and reported.
@@ -85,8 +79,9 @@ class ServiceMetrics {
   std::array<std::array<prometheus::Counter*, kInputRejectionCount>, 2>
       inputs_{};
   prometheus::Counter* malformed_ = nullptr;
-  absl::flat_hash_map<std::string, prometheus::Counter*> logins_;
-  absl::flat_hash_map<std::string, prometheus::Counter*> resumes_;
+  // Index 0: accepted; 1 + refusal: refused.
+  std::array<prometheus::Counter*, 1 + kLoginRefusalCount> logins_{};
+  std::array<prometheus::Counter*, 1 + kResumeRefusalCount> resumes_{};
   prometheus::Histogram* rtt_ = nullptr;
   prometheus::Counter* heartbeats_by_service_ = nullptr;
   prometheus::Counter* heartbeats_by_gateway_ = nullptr;

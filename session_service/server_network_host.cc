@@ -4,23 +4,18 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/round_trip.h"
+#include "gss/link/v1/close_reasons.h"
 #include "session_service/random.h"
+#include "session_service/replies.h"
 
 namespace gss {
 namespace {
 
 using game::v1::ClientMessage;
 using game::v1::ServerMessage;
-
-void AddPermissionNames(uint32_t bits,
-                        google::protobuf::RepeatedPtrField<std::string>* out) {
-  if (bits & kPermissionMove) out->Add("move");
-  if (bits & kPermissionShoot) out->Add("shoot");
-}
 
 RemoteIdentity RemoteOf(uint32_t gateway_id, const link::v1::Peer& peer) {
   RemoteIdentity remote{gateway_id, peer.connection_id(), {}};
@@ -92,7 +87,7 @@ ServerNetworkHost::ServerNetworkHost(
       version_(options_.version),
       started_at_(clock.Now()) {}
 
-ServerNetworkHost::~ServerNetworkHost() { StopTimer(); }
+ServerNetworkHost::~ServerNetworkHost() = default;
 
 game::v1::ServerInfo ServerNetworkHost::server_info() const {
   game::v1::ServerInfo info;
@@ -102,13 +97,7 @@ game::v1::ServerInfo ServerNetworkHost::server_info() const {
 }
 
 game::v1::WorldConfig ServerNetworkHost::world_config() const {
-  const WorldConfig& world = options_.sessions.rules.world;
-  game::v1::WorldConfig config;
-  config.set_grid_size(world.grid_size);
-  config.set_movement_tick_ms(
-      static_cast<int32_t>(absl::ToInt64Milliseconds(world.movement_tick)));
-  config.set_movement_max_steps_per_tick(world.movement_max_steps_per_tick);
-  return config;
+  return WorldConfigMessage(options_.sessions.rules.world);
 }
 
 // --- Transitions
@@ -123,26 +112,26 @@ void ServerNetworkHost::OnTransition(const SessionTransition& transition) {
     // the peer closed it itself, the connection was handed to a resumed
     // session, or the caller tells the peer (login refusals and evictions,
     // whose messages carry more than a reason).
-    ForgetWelcome(*transition.remote);
-    absl::string_view reason;
+    welcomes_.Forget(*transition.remote);
+    std::optional<DisconnectReason> reason;
     std::string detail;
     // Deadlines are told by AdvanceTime() once the manager has woken its
     // observers, so a watcher usually hears of the transition before the
     // peer does.
     switch (t.cause) {
       case SessionEvent::kShutdown:
-        reason = "server_shutdown";
+        reason = DisconnectReason::kServerShutdown;
         detail = "the server is stopping";
         break;
       case SessionEvent::kReplace:
-        reason = "replaced";
+        reason = DisconnectReason::kReplaced;
         detail = "a newer login of the same player took over";
         break;
       default:
         break;
     }
-    if (!reason.empty()) {
-      CloseWithDisconnect(*transition.remote, reason, std::move(detail));
+    if (reason) {
+      CloseWithDisconnect(*transition.remote, *reason, std::move(detail));
     }
   }
   if (draining_.load(std::memory_order_relaxed) && IsLive(t.from) &&
@@ -156,13 +145,9 @@ void ServerNetworkHost::OnTransition(const SessionTransition& transition) {
 
 void ServerNetworkHost::Send(uint32_t gateway_id,
                              link::v1::PeerCommand command) {
-  absl::ReaderMutexLock lock(&gateways_mu_);
-  auto it = gateways_.find(gateway_id);
-  if (it == gateways_.end()) {
-    if (metrics_) metrics_->CountDroppedCommand(false);
-    return;
+  if (!gateways_.Send(gateway_id, std::move(command)) && metrics_) {
+    metrics_->CountDroppedCommand(false);
   }
-  it->second.sink->Push(std::move(command));
 }
 
 void ServerNetworkHost::Deliver(const RemoteIdentity& remote,
@@ -187,13 +172,10 @@ void ServerNetworkHost::Close(const RemoteIdentity& remote,
 }
 
 void ServerNetworkHost::CloseWithDisconnect(const RemoteIdentity& remote,
-                                            absl::string_view reason,
+                                            DisconnectReason reason,
                                             std::string detail) {
-  ServerMessage message;
-  game::v1::Disconnect* disconnect = message.mutable_disconnect();
-  disconnect->set_reason(std::string(reason));
-  disconnect->set_detail(std::move(detail));
-  Close(remote, reason, &message);
+  const ServerMessage message = DisconnectMessage(reason, std::move(detail));
+  Close(remote, DisconnectReasonName(reason), &message);
 }
 
 // --- Gateway link
@@ -210,16 +192,12 @@ absl::StatusOr<GatewayAttachment> ServerNetworkHost::AttachGateway(
   const uint32_t gateway_id = hello.gateway_id();
   absl::MutexLock link(&link_mu_);
   GatewayAttachment result;
-  size_t attached = 0;
-  {
-    absl::MutexLock lock(&gateways_mu_);
-    result.attachment = next_attachment_++;
-    gateways_[gateway_id] = Gateway{std::move(sink), result.attachment};
-    attached = gateways_.size();
-  }
+  const GatewayRegistry::Attached attached =
+      gateways_.Attach(gateway_id, std::move(sink));
+  result.attachment = attached.attachment;
   if (metrics_) {
     metrics_->CountAttach();
-    metrics_->SetGatewaysAttached(attached);
+    metrics_->SetGatewaysAttached(attached.gateways);
   }
 
   absl::flat_hash_set<uint64_t> listed;
@@ -240,60 +218,42 @@ absl::StatusOr<GatewayAttachment> ServerNetworkHost::AttachGateway(
     absl::StatusOr<ConnectOutcome> connected =
         sessions_->OnTransportConnected(remote);
     if (!connected.ok()) {
-      CloseWithDisconnect(remote, "server_full",
+      CloseWithDisconnect(remote, DisconnectReason::kServerFull,
                           std::string(connected.status().message()));
       continue;
     }
     result.ack.add_unknown_connection_ids(peer.connection_id());
-    ServerMessage message;
-    message.mutable_disconnect()->set_reason("session_unknown");
-    message.mutable_disconnect()->set_detail(
-        "the service holds no session for this connection: resume or log in "
-        "again");
-    Deliver(remote, message);
+    Deliver(remote, DisconnectMessage(DisconnectReason::kSessionUnknown,
+                                      "the service holds no session for this "
+                                      "connection: resume or log in again"));
   }
   return result;
 }
 
-template <typename Keep>
-void ServerNetworkHost::LoseGatewaySessions(uint32_t gateway_id, Keep keep) {
-  ListOptions list;
-  list.gateway_id = gateway_id;
-  list.page_size = 1000;
-  for (;;) {
-    const SessionPage page = sessions_->List(list);
-    for (const SessionSnapshot& session : page.sessions) {
-      if (session.remote && !keep(session.remote->connection_id)) {
-        // NotFound: it closed meanwhile, which is what was wanted.
-        sessions_->OnTransportClosed(*session.remote, /*orderly=*/false)
-            .IgnoreError();
-      }
-    }
-    if (!page.next_after) break;
-    list.after = page.next_after;
-  }
+void ServerNetworkHost::LoseGatewaySessions(
+    uint32_t gateway_id, absl::FunctionRef<bool(uint64_t)> keep) {
+  sessions_->ForEach(
+      {.gateway_id = gateway_id}, [&](const SessionSnapshot& session) {
+        if (session.remote && !keep(session.remote->connection_id)) {
+          // NotFound: it closed meanwhile, which is what was wanted.
+          sessions_->OnTransportClosed(*session.remote, /*orderly=*/false)
+              .IgnoreError();
+        }
+      });
 }
 
 void ServerNetworkHost::DetachGateway(uint32_t gateway_id,
                                       uint64_t attachment) {
   absl::MutexLock link(&link_mu_);
-  size_t attached = 0;
-  {
-    absl::MutexLock lock(&gateways_mu_);
-    auto it = gateways_.find(gateway_id);
-    // A newer stream of the same gateway took over; its Hello resynchronised.
-    if (it == gateways_.end() || it->second.attachment != attachment) return;
-    gateways_.erase(it);
-    attached = gateways_.size();
-  }
-  if (metrics_) metrics_->SetGatewaysAttached(attached);
+  const std::optional<size_t> attached =
+      gateways_.Detach(gateway_id, attachment);
+  // A newer stream of the same gateway took over; its Hello resynchronised.
+  if (!attached) return;
+  if (metrics_) metrics_->SetGatewaysAttached(*attached);
   LoseGatewaySessions(gateway_id, [](uint64_t) { return false; });
 }
 
-size_t ServerNetworkHost::gateways_attached() const {
-  absl::ReaderMutexLock lock(&gateways_mu_);
-  return gateways_.size();
-}
+size_t ServerNetworkHost::gateways_attached() const { return gateways_.size(); }
 
 void ServerNetworkHost::HandleEvents(uint32_t gateway_id,
                                      const link::v1::EventBatch& batch) {
@@ -407,49 +367,33 @@ void ServerNetworkHost::OnConnected(const RemoteIdentity& remote) {
   if (connected.ok()) return;
   CloseWithDisconnect(remote,
                       absl::IsResourceExhausted(connected.status())
-                          ? "server_full"
-                          : "server_error",
+                          ? DisconnectReason::kServerFull
+                          : DisconnectReason::kServerError,
                       std::string(connected.status().message()));
 }
 
 void ServerNetworkHost::OnClosed(const RemoteIdentity& remote, bool orderly) {
   // NotFound is normal: the service closed the session first.
   sessions_->OnTransportClosed(remote, orderly).IgnoreError();
-  ForgetWelcome(remote);
+  welcomes_.Forget(remote);
 }
 
 bool ServerNetworkHost::RepeatWelcome(const RemoteIdentity& remote,
                                       absl::string_view request) {
-  std::string welcome;
-  {
-    absl::MutexLock lock(&welcomes_mu_);
-    auto it =
-        welcomes_.find(std::pair(remote.gateway_id, remote.connection_id));
-    if (it == welcomes_.end() ||
-        it->second.request_hash != absl::HashOf(request)) {
-      return false;
-    }
-    welcome = it->second.welcome;
-  }
+  std::optional<std::string> welcome = welcomes_.Find(remote, request);
+  if (!welcome) return false;
   link::v1::PeerCommand command;
   command.set_connection_id(remote.connection_id);
-  command.set_deliver(std::move(welcome));
+  command.set_deliver(*std::move(welcome));
   Send(remote.gateway_id, std::move(command));
   return true;
 }
 
-void ServerNetworkHost::RememberWelcome(const RemoteIdentity& remote,
-                                        absl::string_view request,
-                                        const ServerMessage& welcome) {
-  SentWelcome sent{absl::HashOf(request), welcome.SerializeAsString()};
-  absl::MutexLock lock(&welcomes_mu_);
-  welcomes_[std::pair(remote.gateway_id, remote.connection_id)] =
-      std::move(sent);
-}
-
-void ServerNetworkHost::ForgetWelcome(const RemoteIdentity& remote) {
-  absl::MutexLock lock(&welcomes_mu_);
-  welcomes_.erase(std::pair(remote.gateway_id, remote.connection_id));
+void ServerNetworkHost::SendWelcome(const RemoteIdentity& remote,
+                                    absl::string_view request,
+                                    const ServerMessage& welcome) {
+  Deliver(remote, welcome);
+  welcomes_.Remember(remote, request, welcome.SerializeAsString());
 }
 
 bool ServerNetworkHost::ParseMessage(const RemoteIdentity& remote,
@@ -500,10 +444,7 @@ void ServerNetworkHost::OnMessage(const RemoteIdentity& remote,
 void ServerNetworkHost::RejectInput(const RemoteIdentity& remote,
                                     absl::string_view reason,
                                     std::string detail) {
-  ServerMessage reply;
-  reply.mutable_input_rejected()->set_reason(std::string(reason));
-  reply.mutable_input_rejected()->set_detail(std::move(detail));
-  Deliver(remote, reply);
+  Deliver(remote, InputRejectedMessage(reason, std::move(detail)));
 }
 
 void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
@@ -515,7 +456,7 @@ void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
   }
   if (RepeatWelcome(remote, login.credential())) return;
   if (draining_.load()) {
-    RefuseLogin(remote, request_bytes, "draining",
+    RefuseLogin(remote, request_bytes, LoginRefusal::kDraining,
                 "the server is shutting down");
     return;
   }
@@ -527,7 +468,7 @@ void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
   }
   absl::StatusOr<ResumeSecret> secret = NewResumeSecret();
   if (!secret.ok()) {
-    RefuseLogin(remote, request_bytes, "server_error",
+    RefuseLogin(remote, request_bytes, LoginRefusal::kServerError,
                 "no randomness for a resume token");
     return;
   }
@@ -535,84 +476,72 @@ void ServerNetworkHost::OnLogin(const RemoteIdentity& remote,
       sessions_->Login(remote, *auth.grant, *secret);
   if (!outcome.ok()) {
     const absl::Status& status = outcome.status();
-    ServerMessage reply;
-    game::v1::LoginRejected* rejected = reply.mutable_login_rejected();
-    *rejected->mutable_server_info() = server_info();
-    rejected->set_reason("already_logged_in");
-    rejected->set_detail(std::string(status.message()));
+    // Sized to the request like every login refusal.
+    const std::optional<ServerMessage> reply = LoginRejectedMessage(
+        LoginRefusal::kAlreadyLoggedIn, std::string(status.message()),
+        server_info(), request_bytes);
     switch (status.code()) {
       case absl::StatusCode::kNotFound:
         return;
       case absl::StatusCode::kFailedPrecondition:
         // This connection is logged in already; its session carries on.
-        if (metrics_) metrics_->CountLogin("already_logged_in");
-        Deliver(remote, reply);
+        if (metrics_) metrics_->CountLogin(LoginRefusal::kAlreadyLoggedIn);
+        if (reply) Deliver(remote, *reply);
         return;
       case absl::StatusCode::kAlreadyExists:
         // Replacement is off; the manager closed this session (login_failed).
-        if (metrics_) metrics_->CountLogin("already_logged_in");
-        Close(remote, "login_failed", &reply);
+        if (metrics_) metrics_->CountLogin(LoginRefusal::kAlreadyLoggedIn);
+        Close(remote, link::v1::kLoginFailedCloseReason,
+              reply ? &*reply : nullptr);
         return;
       case absl::StatusCode::kResourceExhausted:
-        RefuseLogin(remote, request_bytes, "server_full",
+        RefuseLogin(remote, request_bytes, LoginRefusal::kServerFull,
                     std::string(status.message()));
         return;
       case absl::StatusCode::kInvalidArgument:
-        RefuseLogin(remote, request_bytes, kRejectBadCredential,
+        RefuseLogin(remote, request_bytes, LoginRefusal::kBadCredential,
                     std::string(status.message()));
         return;
       default:
-        RefuseLogin(remote, request_bytes, "server_error",
+        RefuseLogin(remote, request_bytes, LoginRefusal::kServerError,
                     std::string(status.message()));
         return;
     }
   }
-  if (metrics_) metrics_->CountLogin("accepted");
+  if (metrics_) metrics_->CountLogin(std::nullopt);
   const PlayerGrant& grant = *auth.grant;
-  ServerMessage reply;
-  game::v1::Welcome* welcome = reply.mutable_welcome();
-  welcome->set_session_id(outcome->session.ToString());
-  welcome->set_resume_token(outcome->resume_token.Encode());
-  *welcome->mutable_world_config() = world_config();
-  *welcome->mutable_server_info() = server_info();
-  welcome->mutable_position()->set_x(outcome->position.x);
-  welcome->mutable_position()->set_y(outcome->position.y);
-  welcome->set_health(options_.sessions.rules.combat.max_health);
-  welcome->set_player_id(grant.player_id);
-  welcome->set_display_name(grant.display_name);
-  welcome->set_role(grant.role);
-  AddPermissionNames(grant.permissions, welcome->mutable_permissions());
-  welcome->set_server_tick(outcome->server_tick);
-  // A spawn counts as a move at the login tick.
-  welcome->set_last_move_tick(outcome->server_tick);
-  welcome->set_resumed(false);
-  Deliver(remote, reply);
-  RememberWelcome(remote, login.credential(), reply);
+  const WelcomeFacts facts{
+      .session = outcome->session,
+      .resume_token = outcome->resume_token,
+      .position = outcome->position,
+      .health = options_.sessions.rules.combat.max_health,
+      .player_id = grant.player_id,
+      .display_name = grant.display_name,
+      .role = grant.role,
+      .permissions = grant.permissions,
+      .server_tick = outcome->server_tick,
+      // A spawn counts as a move at the login tick.
+      .last_move_tick = outcome->server_tick,
+      .resumed = false,
+  };
+  SendWelcome(remote, login.credential(),
+              WelcomeMessage(facts, world_config(), server_info()));
 }
 
 void ServerNetworkHost::RefuseLogin(const RemoteIdentity& remote,
-                                    size_t request_bytes,
-                                    absl::string_view reason,
+                                    size_t request_bytes, LoginRefusal reason,
                                     std::string detail) {
   if (metrics_) metrics_->CountLogin(reason);
-  ServerMessage reply;
-  game::v1::LoginRejected* rejected = reply.mutable_login_rejected();
-  rejected->set_reason(std::string(reason));
-  rejected->set_detail(std::move(detail));
-  *rejected->mutable_server_info() = server_info();
-  // Never more bytes back than came in, so that logins cannot amplify a
-  // flood (at capacity every login is refused): the detail goes first, then
-  // the server info. A login too small even for the reason gets none (its
-  // connection is closed all the same); the project's clients pad theirs.
-  if (reply.ByteSizeLong() > request_bytes) rejected->clear_detail();
-  if (reply.ByteSizeLong() > request_bytes) rejected->clear_server_info();
-  const bool fits = reply.ByteSizeLong() <= request_bytes;
+  // A login too small even for the reason gets no message (its connection
+  // is closed all the same); the project's clients pad theirs.
+  const std::optional<ServerMessage> reply = LoginRejectedMessage(
+      reason, std::move(detail), server_info(), request_bytes);
   absl::StatusOr<SessionTransition> failed = sessions_->FailLogin(remote);
   if (failed.ok()) {
-    Close(remote, "login_failed", fits ? &reply : nullptr);
-  } else if (absl::IsFailedPrecondition(failed.status()) && fits) {
+    Close(remote, link::v1::kLoginFailedCloseReason, reply ? &*reply : nullptr);
+  } else if (absl::IsFailedPrecondition(failed.status()) && reply) {
     // Already logged in on this connection: refuse the new login only.
-    Deliver(remote, reply);
+    Deliver(remote, *reply);
   }
 }
 
@@ -624,19 +553,19 @@ void ServerNetworkHost::OnResume(const RemoteIdentity& remote,
   }
   if (RepeatWelcome(remote, resume.resume_token())) return;
   if (draining_.load()) {
-    RefuseResume(remote, "draining");
+    RefuseResume(remote, ResumeRefusal::kDraining);
     return;
   }
   // A malformed token and a wrong one get the same answer: a stranger learns
   // nothing about which sessions exist.
   absl::StatusOr<ResumeToken> token = ResumeToken::Parse(resume.resume_token());
   if (!token.ok()) {
-    RefuseResume(remote, "unknown_token");
+    RefuseResume(remote, ResumeRefusal::kUnknownToken);
     return;
   }
   absl::StatusOr<ResumeSecret> secret = NewResumeSecret();
   if (!secret.ok()) {
-    RefuseResume(remote, "server_error");
+    RefuseResume(remote, ResumeRefusal::kServerError);
     return;
   }
   absl::StatusOr<ResumeOutcome> outcome =
@@ -644,53 +573,47 @@ void ServerNetworkHost::OnResume(const RemoteIdentity& remote,
   if (!outcome.ok()) {
     switch (outcome.status().code()) {
       case absl::StatusCode::kPermissionDenied:
-        RefuseResume(remote, "unknown_token");
+        RefuseResume(remote, ResumeRefusal::kUnknownToken);
         return;
       case absl::StatusCode::kFailedPrecondition:
-        RefuseResume(remote, "already_logged_in");
+        RefuseResume(remote, ResumeRefusal::kAlreadyLoggedIn);
         return;
       default:
-        RefuseResume(remote, "server_error");
+        RefuseResume(remote, ResumeRefusal::kServerError);
         return;
     }
   }
-  if (metrics_) metrics_->CountResume("accepted");
-  ServerMessage reply;
-  game::v1::Welcome* welcome = reply.mutable_welcome();
-  welcome->set_session_id(outcome->session.ToString());
-  welcome->set_resume_token(outcome->resume_token.Encode());
-  *welcome->mutable_world_config() = world_config();
-  *welcome->mutable_server_info() = server_info();
-  welcome->mutable_position()->set_x(outcome->position.x);
-  welcome->mutable_position()->set_y(outcome->position.y);
+  if (metrics_) metrics_->CountResume(std::nullopt);
+  WelcomeFacts facts{
+      .session = outcome->session,
+      .resume_token = outcome->resume_token,
+      .position = outcome->position,
+      .server_tick = outcome->server_tick,
+      .last_move_tick = outcome->last_move_tick,
+      .resumed = true,
+  };
   if (std::optional<SessionSnapshot> snapshot =
           sessions_->FindBySession(outcome->session)) {
-    welcome->set_health(snapshot->health);
-    welcome->set_player_id(snapshot->player_id);
-    welcome->set_display_name(snapshot->display_name);
-    welcome->set_role(snapshot->role);
-    AddPermissionNames(snapshot->permissions, welcome->mutable_permissions());
+    facts.health = snapshot->health;
+    facts.player_id = snapshot->player_id;
+    facts.display_name = snapshot->display_name;
+    facts.role = snapshot->role;
+    facts.permissions = snapshot->permissions;
   }
-  welcome->set_server_tick(outcome->server_tick);
-  welcome->set_last_move_tick(outcome->last_move_tick);
-  welcome->set_resumed(true);
-  Deliver(remote, reply);
-  RememberWelcome(remote, resume.resume_token(), reply);
+  SendWelcome(remote, resume.resume_token(),
+              WelcomeMessage(facts, world_config(), server_info()));
   if (outcome->displaced_remote) {
-    ForgetWelcome(*outcome->displaced_remote);
-    CloseWithDisconnect(*outcome->displaced_remote, "replaced",
+    welcomes_.Forget(*outcome->displaced_remote);
+    CloseWithDisconnect(*outcome->displaced_remote, DisconnectReason::kReplaced,
                         "the session was resumed on another connection");
   }
 }
 
 void ServerNetworkHost::RefuseResume(const RemoteIdentity& remote,
-                                     absl::string_view reason) {
+                                     ResumeRefusal reason) {
   if (metrics_) metrics_->CountResume(reason);
-  ServerMessage reply;
-  reply.mutable_resume_rejected()->set_reason(std::string(reason));
-  *reply.mutable_resume_rejected()->mutable_server_info() = server_info();
   // The connection stays open so the client can log in on it.
-  Deliver(remote, reply);
+  Deliver(remote, ResumeRejectedMessage(reason, server_info()));
 }
 
 void ServerNetworkHost::OnPing(const RemoteIdentity& remote,
@@ -707,10 +630,7 @@ void ServerNetworkHost::OnPing(const RemoteIdentity& remote,
       rtt && sessions_->RecordRtt(remote, *rtt).ok() && metrics_) {
     metrics_->ObserveRtt(*rtt);
   }
-  ServerMessage reply;
-  reply.mutable_pong()->set_client_time_us(ping.client_time_us());
-  reply.mutable_pong()->set_server_time_us(now_us);
-  Deliver(remote, reply);
+  Deliver(remote, PongMessage(ping.client_time_us(), now_us));
 }
 
 void ServerNetworkHost::OnMove(const RemoteIdentity& remote,
@@ -727,17 +647,7 @@ void ServerNetworkHost::OnMove(const RemoteIdentity& remote,
                 "log in before sending MoveInput");
     return;
   }
-  ServerMessage reply;
-  game::v1::MoveResult* out = reply.mutable_move_result();
-  out->set_tick(move.tick());
-  out->set_accepted(result.accepted());
-  if (!result.accepted()) {
-    out->set_rejection(std::string(InputRejectionName(result.rejection)));
-  }
-  out->mutable_position()->set_x(result.position.x);
-  out->mutable_position()->set_y(result.position.y);
-  out->set_clamped(result.clamped);
-  Deliver(remote, reply);
+  Deliver(remote, MoveResultMessage(move, result));
 }
 
 void ServerNetworkHost::OnShoot(const RemoteIdentity& remote,
@@ -763,23 +673,11 @@ void ServerNetworkHost::OnShoot(const RemoteIdentity& remote,
                 "log in before sending ShootInput");
     return;
   }
-  ServerMessage reply;
-  game::v1::ShootResult* out = reply.mutable_shoot_result();
-  out->set_tick(shoot.tick());
-  out->set_accepted(result.accepted());
-  if (!result.accepted()) {
-    out->set_rejection(std::string(InputRejectionName(result.rejection)));
-  }
-  out->set_target_session_id(shoot.target_session_id());
-  out->set_target_health(result.target_health);
-  Deliver(remote, reply);
+  Deliver(remote, ShootResultMessage(shoot, result));
   if (result.accepted() && outcome->target_remote) {
-    ServerMessage hit;
-    game::v1::HitReceived* received = hit.mutable_hit_received();
-    received->set_shooter_session_id(outcome->session.ToString());
-    received->set_tick(shoot.tick());
-    received->set_health(result.target_health);
-    Deliver(*outcome->target_remote, hit);
+    Deliver(*outcome->target_remote,
+            HitReceivedMessage(outcome->session, shoot.tick(),
+                               result.target_health));
   }
 }
 
@@ -790,7 +688,7 @@ void ServerNetworkHost::OnGoodbye(const RemoteIdentity& remote) {
   }
   // The client is leaving; closing here keeps a client that lingers from
   // holding a connection without a session.
-  Close(remote, "goodbye", nullptr);
+  Close(remote, link::v1::kGoodbyeCloseReason, nullptr);
 }
 
 // --- Time and host decisions
@@ -805,42 +703,12 @@ void ServerNetworkHost::AdvanceTime() {
     }
     if (fired.transition.cause == SessionEvent::kLivenessLost) {
       CloseWithDisconnect(
-          *fired.remote, "timed_out",
+          *fired.remote, DisconnectReason::kTimedOut,
           "no traffic from the client within the liveness timeout");
     } else if (fired.transition.cause == SessionEvent::kDeadlinePassed) {
-      CloseWithDisconnect(*fired.remote, "timed_out",
+      CloseWithDisconnect(*fired.remote, DisconnectReason::kTimedOut,
                           "no login or resume within the login timeout");
     }
-  }
-}
-
-void ServerNetworkHost::StartTimer() {
-  absl::MutexLock lock(&timer_mu_);
-  if (timer_.joinable()) return;
-  timer_stop_ = false;
-  timer_ = std::thread([this] { TimerLoop(); });
-}
-
-void ServerNetworkHost::StopTimer() {
-  std::thread timer;
-  {
-    absl::MutexLock lock(&timer_mu_);
-    timer_stop_ = true;
-    timer = std::move(timer_);
-  }
-  if (timer.joinable()) timer.join();
-}
-
-void ServerNetworkHost::TimerLoop() {
-  for (;;) {
-    {
-      absl::MutexLock lock(&timer_mu_);
-      if (timer_mu_.AwaitWithTimeout(absl::Condition(&timer_stop_),
-                                     options_.advance_interval)) {
-        return;
-      }
-    }
-    AdvanceTime();
   }
 }
 
@@ -848,7 +716,8 @@ absl::StatusOr<SessionTransition> ServerNetworkHost::Evict(
     SessionId session, absl::string_view reason) {
   absl::StatusOr<SessionTransition> transition = sessions_->Evict(session);
   if (transition.ok() && transition->remote) {
-    CloseWithDisconnect(*transition->remote, "evicted", std::string(reason));
+    CloseWithDisconnect(*transition->remote, DisconnectReason::kEvicted,
+                        std::string(reason));
   }
   return transition;
 }
@@ -856,23 +725,15 @@ absl::StatusOr<SessionTransition> ServerNetworkHost::Evict(
 void ServerNetworkHost::BeginDrain() {
   if (draining_.exchange(true)) return;
   if (metrics_) metrics_->SetDraining(true);
-  ListOptions list;
-  list.page_size = 1000;
-  for (;;) {
-    const SessionPage page = sessions_->List(list);
-    for (const SessionSnapshot& session : page.sessions) {
-      if (session.remote) {
-        CloseWithDisconnect(*session.remote, "draining",
-                            "the server is shutting down");
-        // The gateway does not report closes the service asked for, so the
-        // session leaves its connection here: logged-in players wait in
-        // Reconnecting (resumable elsewhere) until Stop() clears them.
-        (void)sessions_->OnTransportClosed(*session.remote, /*orderly=*/false);
-      }
-    }
-    if (!page.next_after) break;
-    list.after = page.next_after;
-  }
+  sessions_->ForEach({}, [this](const SessionSnapshot& session) {
+    if (!session.remote) return;
+    CloseWithDisconnect(*session.remote, DisconnectReason::kDraining,
+                        "the server is shutting down");
+    // The gateway does not report closes the service asked for, so the
+    // session leaves its connection here: logged-in players wait in
+    // Reconnecting (resumable elsewhere) until Stop() clears them.
+    (void)sessions_->OnTransportClosed(*session.remote, /*orderly=*/false);
+  });
 }
 
 bool ServerNetworkHost::WaitForPlayersGone(absl::Time deadline) {
@@ -893,7 +754,6 @@ bool ServerNetworkHost::WaitForPlayersGone(absl::Time deadline) {
 }
 
 void ServerNetworkHost::Quiesce() {
-  StopTimer();
   absl::MutexLock lock(&events_mu_);
   accepting_ = false;
 }

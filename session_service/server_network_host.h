@@ -9,10 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -23,26 +22,19 @@
 #include "gss/game/v1/game.pb.h"
 #include "gss/link/v1/link.pb.h"
 #include "session_service/authenticator.h"
+#include "session_service/gateway_registry.h"
 #include "session_service/metrics.h"
+#include "session_service/refusals.h"
+#include "session_service/welcome_cache.h"
 
 namespace gss {
-
-// Where the host sends the commands for one attached gateway (the gRPC stream
-// in production, a recording fake in tests). Push may run with session locks
-// held: it must be quick, must not block on I/O and must not call back into
-// the host. Thread-safe.
-class CommandSink {
- public:
-  virtual ~CommandSink() = default;
-  virtual void Push(link::v1::PeerCommand command) = 0;
-};
 
 struct HostOptions {
   // on_transition, if set, is called after the host's own bookkeeping.
   MultiSessionOptions sessions;
   std::string instance_id;  // Empty: 128 random bits, new on every start.
   std::string version = GSS_VERSION;
-  // How often the timer thread evaluates deadlines.
+  // How often the runtime's timer calls AdvanceTime().
   absl::Duration advance_interval = absl::Milliseconds(20);
 
   absl::Status Validate() const;
@@ -95,11 +87,10 @@ class ServerNetworkHost {
 
   // --- Time -----------------------------------------------------------------
   // Fires due deadlines; sessions that leave their connection because of one
-  // get Disconnect{timed_out} and are closed at the gateway.
+  // get Disconnect{timed_out} and are closed at the gateway. The caller owns
+  // time: ServerRuntime calls it every advance_interval, tests when they
+  // like.
   void AdvanceTime();
-  // A thread calling AdvanceTime() every advance_interval.
-  void StartTimer();
-  void StopTimer();
 
   // --- Host decisions -------------------------------------------------------
   // Closes the session (reason evicted) and its peer's connection with
@@ -113,8 +104,9 @@ class ServerNetworkHost {
   // Waits (in real time) until no session is logged in and live, i.e. the
   // gateways have closed every player's connection, or until `deadline`.
   bool WaitForPlayersGone(absl::Time deadline);
-  // Stops the timer and ignores link events and attaches from now on; for
-  // shutdown, so that Clear() leaves nothing behind.
+  // Ignores link events and attaches from now on; for shutdown, so that
+  // Clear() leaves nothing behind (the caller stops calling AdvanceTime()
+  // first).
   void Quiesce();
   // Closes every session with server_shutdown; connected peers get
   // Disconnect{server_shutdown}. Returns how many sessions were closed.
@@ -148,9 +140,9 @@ class ServerNetworkHost {
   void OnLogin(const RemoteIdentity& remote, const game::v1::Login& login,
                size_t request_bytes);
   void RefuseLogin(const RemoteIdentity& remote, size_t request_bytes,
-                   absl::string_view reason, std::string detail);
+                   LoginRefusal reason, std::string detail);
   void OnResume(const RemoteIdentity& remote, const game::v1::Resume& resume);
-  void RefuseResume(const RemoteIdentity& remote, absl::string_view reason);
+  void RefuseResume(const RemoteIdentity& remote, ResumeRefusal reason);
   // `liveness` is the manager's answer to the ping's heartbeat.
   void OnPing(const RemoteIdentity& remote, const game::v1::Ping& ping,
               const absl::Status& liveness);
@@ -162,15 +154,15 @@ class ServerNetworkHost {
   // answered): a repeat of the request that logged a connection in gets the
   // same Welcome again. Returns true when it was such a repeat.
   bool RepeatWelcome(const RemoteIdentity& remote, absl::string_view request);
-  void RememberWelcome(const RemoteIdentity& remote, absl::string_view request,
-                       const game::v1::ServerMessage& welcome);
-  void ForgetWelcome(const RemoteIdentity& remote);
+  // Sends `welcome` and remembers it for repeats of `request`.
+  void SendWelcome(const RemoteIdentity& remote, absl::string_view request,
+                   const game::v1::ServerMessage& welcome);
   void RejectInput(const RemoteIdentity& remote, absl::string_view reason,
                    std::string detail);
   // Every session bound to `gateway_id` whose connection `keep` rejects lost
   // its transport.
-  template <typename Keep>
-  void LoseGatewaySessions(uint32_t gateway_id, Keep keep);
+  void LoseGatewaySessions(uint32_t gateway_id,
+                           absl::FunctionRef<bool(uint64_t)> keep);
 
   // Commands.
   void Deliver(const RemoteIdentity& remote,
@@ -178,10 +170,8 @@ class ServerNetworkHost {
   void Close(const RemoteIdentity& remote, absl::string_view reason,
              const game::v1::ServerMessage* final_message);
   void CloseWithDisconnect(const RemoteIdentity& remote,
-                           absl::string_view reason, std::string detail);
+                           DisconnectReason reason, std::string detail);
   void Send(uint32_t gateway_id, link::v1::PeerCommand command);
-
-  void TimerLoop();
 
   const HostOptions options_;
   const Clock& clock_;
@@ -200,36 +190,12 @@ class ServerNetworkHost {
 
   // Serialises attach and detach resynchronisation. Taken before any session
   // lock; never taken under one.
-  absl::Mutex link_mu_ ABSL_ACQUIRED_BEFORE(gateways_mu_);
-  struct Gateway {
-    std::shared_ptr<CommandSink> sink;
-    uint64_t attachment = 0;
-  };
-  // Taken under session locks (by OnTransition); nothing is called with it
-  // held except CommandSink::Push.
-  mutable absl::Mutex gateways_mu_;
-  absl::flat_hash_map<uint32_t, Gateway> gateways_
-      ABSL_GUARDED_BY(gateways_mu_);
-  uint64_t next_attachment_ ABSL_GUARDED_BY(gateways_mu_) = 1;
-
-  // The last Welcome of each logged-in connection, keyed by (gateway,
-  // connection), with a hash of the Login credential or Resume token that
-  // earned it. A leaf lock: taken under session locks, calls nothing.
-  struct SentWelcome {
-    size_t request_hash = 0;
-    std::string welcome;  // Serialized ServerMessage.
-  };
-  absl::Mutex welcomes_mu_;
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, SentWelcome> welcomes_
-      ABSL_GUARDED_BY(welcomes_mu_);
+  absl::Mutex link_mu_;
+  GatewayRegistry gateways_;
+  WelcomeCache welcomes_;
 
   absl::Mutex drain_mu_;
   absl::CondVar drain_cv_;
-
-  absl::Mutex timer_mu_;
-  absl::CondVar timer_cv_;
-  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
-  std::thread timer_;
 };
 
 }  // namespace gss

@@ -178,7 +178,7 @@ absl::Status ServerRuntime::Start() {
     metrics_port_ = metrics_endpoint_->port();
   }
   SetServing(true);
-  host_->StartTimer();
+  StartTimer();
   started_ = true;
   return absl::OkStatus();
 }
@@ -200,6 +200,30 @@ void ServerRuntime::SetServing(bool serving) {
     health->SetServingStatus("", serving);
     health->SetServingStatus(kOpsServiceName, serving);
   }
+}
+
+void ServerRuntime::StartTimer() {
+  timer_ = std::thread([this] {
+    const absl::Duration interval = options_.host.advance_interval;
+    for (;;) {
+      {
+        absl::MutexLock lock(&timer_mu_);
+        if (timer_mu_.AwaitWithTimeout(absl::Condition(&timer_stop_),
+                                       interval)) {
+          return;
+        }
+      }
+      host_->AdvanceTime();
+    }
+  });
+}
+
+void ServerRuntime::StopTimer() {
+  {
+    absl::MutexLock lock(&timer_mu_);
+    timer_stop_ = true;
+  }
+  if (timer_.joinable()) timer_.join();
 }
 
 void ServerRuntime::BeginDrain() {
@@ -225,7 +249,9 @@ void ServerRuntime::Stop(absl::Time deadline) {
   // Create failed part-way: nothing was started.
   if (ops_service_ == nullptr) return;
   SetServing(false);
-  // No event may create a session after the Clear below.
+  // No deadline or event may create or change a session after the Clear
+  // below.
+  StopTimer();
   host_->Quiesce();
   ops_service_->Shutdown();
   host_->Clear();

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -95,6 +96,10 @@ class ServerRuntime {
  private:
   explicit ServerRuntime(RuntimeOptions options);
   void SetServing(bool serving);
+  // The thread that calls host_->AdvanceTime() every advance_interval: the
+  // core's deadlines fire only when told the time.
+  void StartTimer();
+  void StopTimer();
 
   const RuntimeOptions options_;
   std::unique_ptr<Clock> owned_clock_;
@@ -113,6 +118,10 @@ class ServerRuntime {
   int ops_port_ = 0;
   int metrics_port_ = 0;
   int health_port_ = 0;
+
+  absl::Mutex timer_mu_;
+  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  std::thread timer_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

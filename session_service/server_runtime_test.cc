@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gss/link/v1/link.grpc.pb.h"
@@ -254,6 +255,45 @@ class ServerRuntimeTest : public ::testing::Test {
   std::unique_ptr<ServerRuntime> runtime_;
   std::unique_ptr<ops::v1::SessionInspection::Stub> ops_;
 };
+
+// The runtime owns the timer: a deadline fires with nobody calling
+// AdvanceTime, as soon as the clock has passed it.
+TEST(ServerRuntimeTimerTest, DeadlinesFireOnTheirOwn) {
+  ManualClock clock(absl::Now());
+  RuntimeOptions options;
+  options.link_address = "127.0.0.1:0";
+  options.ops_address = "127.0.0.1:0";
+  options.metrics_address = "";
+  options.clock = &clock;
+  options.host.sessions.policy.login_timeout = absl::Milliseconds(100);
+  options.host.advance_interval = absl::Milliseconds(5);
+  absl::StatusOr<std::unique_ptr<ServerRuntime>> runtime =
+      ServerRuntime::Create(options);
+  ASSERT_TRUE(runtime.ok()) << runtime.status();
+  ASSERT_TRUE((*runtime)->Start().ok());
+  FakeGateway gateway((*runtime)->link_port(), 1);
+  gateway.Connect(1);
+  // The login deadline counts from the connect: advance only once it is in.
+  MultiSessionManager& sessions = (*runtime)->host().sessions();
+  const absl::Time give_up = absl::Now() + kCallDeadline;
+  while (sessions.size() != 1 && absl::Now() < give_up) {
+    // Nothing signals this mutex: each wait re-checks after 5 ms.
+    absl::Mutex mu;
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](MultiSessionManager* manager) { return manager->size() == 1; },
+            &sessions),
+        absl::Milliseconds(5));
+  }
+  ASSERT_EQ(sessions.size(), 1u);
+  clock.Advance(absl::Seconds(1));
+  std::optional<link::v1::PeerCommand> close = gateway.Next(1);
+  ASSERT_TRUE(close.has_value());
+  ASSERT_TRUE(close->has_close()) << close->ShortDebugString();
+  EXPECT_EQ(close->close().reason(), "timed_out");
+  EXPECT_EQ(sessions.size(), 0u);
+}
 
 TEST(OpsStateConversionTest, EveryStateRoundTripsAndOthersAreRefused) {
   for (int s = 0; s < kSessionStateCount; ++s) {
