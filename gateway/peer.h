@@ -12,7 +12,6 @@
 
 namespace gss::gateway {
 
-
 enum class Transport : uint8_t { kUdp = 0, kTcp = 1 };
 inline constexpr int kTransportCount = 2;
 

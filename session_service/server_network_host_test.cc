@@ -53,7 +53,9 @@ class FixedAuthenticator final : public Authenticator {
   AuthResult Authenticate(absl::string_view credential,
                           absl::Time) const override {
     auto it = grants.find(std::string(credential));
-    if (it == grants.end()) return AuthResult::Refused(LoginRefusal::kBadCredential, "unknown test credential");
+    if (it == grants.end())
+      return AuthResult::Refused(LoginRefusal::kBadCredential,
+                                 "unknown test credential");
     return AuthResult::Granted(it->second);
   }
   std::map<std::string, PlayerGrant> grants;
