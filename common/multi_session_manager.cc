@@ -6,6 +6,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "common/timing_wheel.h"
 
 namespace gss {
 namespace {
@@ -51,15 +52,12 @@ struct MultiSessionManager::Record {
   bool in_use = false;
   bool bound = false;
   bool has_secret = false;
-  bool armed = false;
   SessionLifecycle lifecycle;
   uint32_t permissions = 0;
   uint32_t resumes = 0;
   uint32_t transitions = 0;
   int32_t rtt_us = -1;
-  uint32_t timer_prev = kNoSlot;
-  uint32_t timer_next = kNoSlot;
-  int64_t armed_tick = 0;
+  TimerNode timer;  // The session's one deadline, in its shard's wheel.
   int64_t created_ns = 0;
   int64_t state_since_ns = 0;
   int64_t last_seen_ns = 0;
@@ -76,9 +74,7 @@ struct MultiSessionManager::Record {
 
 struct MultiSessionManager::Shard {
   explicit Shard(uint32_t shard_index, int timer_slots, int64_t start_tick)
-      : index(shard_index),
-        wheel(timer_slots, kNoSlot),
-        wheel_tick(start_tick) {}
+      : index(shard_index), wheel(timer_slots, start_tick) {}
 
   Record& at(uint32_t slot) {
     return chunks[slot / kChunkRecords][slot % kChunkRecords];
@@ -120,9 +116,11 @@ struct MultiSessionManager::Shard {
   // shard of the remote it was created for; after a resume onto a remote of
   // another shard the entry points across.
   absl::flat_hash_map<RemoteKey, RemoteEntry> by_remote;
-  // Timing wheel: heads of intrusive lists of records, one per slot.
-  std::vector<uint32_t> wheel;
-  int64_t wheel_tick;  // Every tick up to here has been processed.
+  // The records' deadlines, by record slot.
+  TimingWheel wheel;
+  auto TimerOf() {
+    return [this](uint32_t slot) -> TimerNode& { return at(slot).timer; };
+  }
   std::array<int64_t, kSessionStateCount> counts{};
   std::vector<std::weak_ptr<TransitionSubscription>> watchers;
   absl::flat_hash_map<uint64_t,
@@ -473,34 +471,12 @@ void MultiSessionManager::Arm(Shard& shard, Record& record) {
     Disarm(shard, record);
     return;
   }
-  const int64_t tick =
-      std::max(CeilDiv(due, timer_resolution_ns_), shard.wheel_tick + 1);
-  if (record.armed) {
-    if (tick >= record.armed_tick) return;  // Corrected when it comes due.
-    Disarm(shard, record);
-  }
-  uint32_t& head = shard.wheel[tick & (options_.timer_slots - 1)];
-  record.timer_prev = kNoSlot;
-  record.timer_next = head;
-  if (head != kNoSlot) shard.at(head).timer_prev = record.slot;
-  head = record.slot;
-  record.armed_tick = tick;
-  record.armed = true;
+  shard.wheel.ArmNoLaterThan(record.slot, CeilDiv(due, timer_resolution_ns_),
+                             shard.TimerOf());
 }
 
 void MultiSessionManager::Disarm(Shard& shard, Record& record) {
-  if (!record.armed) return;
-  if (record.timer_prev != kNoSlot) {
-    shard.at(record.timer_prev).timer_next = record.timer_next;
-  } else {
-    shard.wheel[record.armed_tick & (options_.timer_slots - 1)] =
-        record.timer_next;
-  }
-  if (record.timer_next != kNoSlot) {
-    shard.at(record.timer_next).timer_prev = record.timer_prev;
-  }
-  record.timer_prev = record.timer_next = kNoSlot;
-  record.armed = false;
+  shard.wheel.Disarm(record.slot, shard.TimerOf());
 }
 
 void MultiSessionManager::FireDue(Shard& shard, Record& record, int64_t now_ns,
@@ -542,33 +518,9 @@ void MultiSessionManager::FireDue(Shard& shard, Record& record, int64_t now_ns,
 
 void MultiSessionManager::AdvanceShard(Shard& shard, int64_t now_ns,
                                        Effects& effects) {
-  const int64_t now_tick = now_ns / timer_resolution_ns_;
-  if (now_tick <= shard.wheel_tick) return;
-  const int64_t first = shard.wheel_tick + 1;
-  const int64_t slots = options_.timer_slots;
-  // After a long pause every slot is visited once instead of every tick.
-  const int64_t last = std::min(now_tick, first + slots - 1);
-  shard.wheel_tick = now_tick;
-  for (int64_t tick = first; tick <= last; ++tick) {
-    uint32_t& head = shard.wheel[tick & (slots - 1)];
-    uint32_t next = std::exchange(head, kNoSlot);
-    while (next != kNoSlot) {
-      Record& record = shard.at(next);
-      next = record.timer_next;
-      record.armed = false;
-      record.timer_prev = record.timer_next = kNoSlot;
-      if (record.armed_tick > now_tick) {
-        // A deadline more than one turn of the wheel away: keep it.
-        record.timer_next = head;
-        record.timer_prev = kNoSlot;
-        if (head != kNoSlot) shard.at(head).timer_prev = record.slot;
-        head = record.slot;
-        record.armed = true;
-        continue;
-      }
-      FireDue(shard, record, now_ns, effects);
-    }
-  }
+  shard.wheel.Advance(
+      now_ns / timer_resolution_ns_, shard.TimerOf(),
+      [&](uint32_t slot) { FireDue(shard, shard.at(slot), now_ns, effects); });
 }
 
 std::vector<SessionTransition> MultiSessionManager::AdvanceTime() {
