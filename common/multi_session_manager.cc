@@ -122,10 +122,7 @@ struct MultiSessionManager::Shard {
     return [this](uint32_t slot) -> TimerNode& { return at(slot).timer; };
   }
   std::array<int64_t, kSessionStateCount> counts{};
-  std::vector<std::weak_ptr<TransitionSubscription>> watchers;
-  absl::flat_hash_map<uint64_t,
-                      std::vector<std::weak_ptr<TransitionSubscription>>>
-      session_watchers;
+  TransitionFeed feed;
 };
 
 struct MultiSessionManager::PlayerShard {
@@ -140,56 +137,6 @@ struct MultiSessionManager::Effects {
   std::vector<std::shared_ptr<TransitionSubscription>> ready;
   std::vector<SessionTransition>* fired = nullptr;  // AdvanceTime's output.
 };
-
-// --- TransitionSubscription
-// ---------------------------------------------------
-
-TransitionSubscription::TransitionSubscription(size_t capacity,
-                                               std::function<void()> on_ready)
-    : capacity_(std::max<size_t>(capacity, 1)), on_ready_(std::move(on_ready)) {
-  ring_.resize(capacity_);
-}
-
-bool TransitionSubscription::Push(const SessionTransition& transition) {
-  absl::MutexLock lock(&mu_);
-  if (ended_) return false;
-  const bool was_empty = size_ == 0;
-  if (size_ == capacity_) {
-    head_ = (head_ + 1) % capacity_;
-    --size_;
-    ++lost_pending_;
-    ++lost_total_;
-  }
-  ring_[(head_ + size_) % capacity_] = transition;
-  ++size_;
-  return was_empty;
-}
-
-bool TransitionSubscription::End() {
-  absl::MutexLock lock(&mu_);
-  const bool was_ended = std::exchange(ended_, true);
-  return !was_ended && size_ == 0;
-}
-
-TransitionSubscription::Delivery TransitionSubscription::Take(size_t max) {
-  absl::MutexLock lock(&mu_);
-  Delivery delivery;
-  delivery.lost = std::exchange(lost_pending_, 0);
-  const size_t count = std::min(max, size_);
-  delivery.transitions.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    delivery.transitions.push_back(std::move(ring_[head_]));
-    head_ = (head_ + 1) % capacity_;
-  }
-  size_ -= count;
-  delivery.ended = ended_ && size_ == 0;
-  return delivery;
-}
-
-uint64_t TransitionSubscription::total_lost() const {
-  absl::MutexLock lock(&mu_);
-  return lost_total_;
-}
 
 int64_t StateCounts::total() const {
   int64_t sum = 0;
@@ -371,21 +318,7 @@ std::optional<SessionTransition> MultiSessionManager::ApplyEvent(
 void MultiSessionManager::Publish(Shard& shard,
                                   const SessionTransition& transition,
                                   Effects& effects) {
-  auto deliver = [&](std::vector<std::weak_ptr<TransitionSubscription>>& list) {
-    std::erase_if(list, [&](const std::weak_ptr<TransitionSubscription>& weak) {
-      std::shared_ptr<TransitionSubscription> subscription = weak.lock();
-      if (subscription == nullptr) return true;
-      if (subscription->Push(transition)) {
-        effects.ready.push_back(std::move(subscription));
-      }
-      return false;
-    });
-  };
-  if (!shard.watchers.empty()) deliver(shard.watchers);
-  if (!shard.session_watchers.empty()) {
-    auto it = shard.session_watchers.find(transition.session.value);
-    if (it != shard.session_watchers.end()) deliver(it->second);
-  }
+  shard.feed.Publish(transition, effects.ready);
 }
 
 void MultiSessionManager::Unbind(Shard& shard, Record& record,
@@ -415,19 +348,7 @@ void MultiSessionManager::Remove(Shard& shard, Record& record,
       players.by_player.erase(it);
     }
   }
-  if (auto it = shard.session_watchers.find(record.id.value);
-      it != shard.session_watchers.end()) {
-    for (const auto& weak : it->second) {
-      std::shared_ptr<TransitionSubscription> subscription = weak.lock();
-      // The closing transition was just queued, and its Push woke the reader
-      // if the queue had been empty; wake it again only if it has already
-      // taken everything, so it learns of the end.
-      if (subscription != nullptr && subscription->End()) {
-        effects.ready.push_back(std::move(subscription));
-      }
-    }
-    shard.session_watchers.erase(it);
-  }
+  shard.feed.EndSession(record.id.value, effects.ready);
   --shard.counts[static_cast<int>(record.lifecycle.state())];
   shard.by_id.erase(record.id.value);
   total_sessions_.fetch_sub(1);
@@ -1231,12 +1152,12 @@ MultiSessionManager::Subscribe(SubscribeOptions options) {
       return absl::NotFoundError(
           absl::StrCat("no session ", session.ToString()));
     }
-    shard.session_watchers[session.value].push_back(subscription);
+    shard.feed.WatchSession(session.value, subscription);
     return subscription;
   }
   for (auto& shard : shards_) {
     absl::MutexLock lock(&shard->mu);
-    shard->watchers.push_back(subscription);
+    shard->feed.Watch(subscription);
   }
   return subscription;
 }

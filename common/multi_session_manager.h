@@ -27,22 +27,9 @@
 #include "common/session_policy.h"
 #include "common/session_state.h"
 #include "common/session_types.h"
+#include "common/transition_feed.h"
 
 namespace gss {
-
-// One lifecycle transition of one session, as told to the host and to
-// observers.
-struct SessionTransition {
-  SessionId session;
-  Transition transition;
-  // The connection concerned: for a move to Reconnecting or Closed, the one
-  // being left (the host closes it); otherwise the one bound after the
-  // transition (the new one, for a resume).
-  std::optional<RemoteIdentity> remote;
-  std::string player_id;
-  absl::Time at;
-  uint32_t sequence = 0;  // 1 for the session's first transition, then +1.
-};
 
 struct MultiSessionOptions {
   ServerSessionPolicy policy;
@@ -109,47 +96,6 @@ struct SessionSnapshot {
   int64_t last_shot_tick = -1;
   uint32_t resumes = 0;
   uint32_t transitions = 0;  // Lifecycle transitions so far.
-};
-
-// A bounded queue of transitions for one observer. The event path never
-// waits for an observer: when the queue is full the oldest transition is
-// dropped and counted, and Take() reports how many were lost.
-class TransitionSubscription {
- public:
-  struct Delivery {
-    uint64_t lost = 0;  // Dropped since the previous Take(), before these.
-    std::vector<SessionTransition> transitions;
-    bool ended = false;  // No more will come (the session closed).
-  };
-
-  TransitionSubscription(size_t capacity, std::function<void()> on_ready);
-
-  // Takes up to `max` queued transitions, oldest first.
-  Delivery Take(size_t max = SIZE_MAX);
-  uint64_t total_lost() const;
-  size_t capacity() const { return capacity_; }
-
- private:
-  friend class MultiSessionManager;
-  // Returns true when the queue went from empty to non-empty, so the caller
-  // should run on_ready() once its locks are released.
-  bool Push(const SessionTransition& transition);
-  // Returns true when the reader has already taken everything, so the caller
-  // should run on_ready() to let it see the end.
-  bool End();
-  void NotifyReady() const {
-    if (on_ready_) on_ready_();
-  }
-
-  const size_t capacity_;
-  const std::function<void()> on_ready_;
-  mutable absl::Mutex mu_;
-  std::vector<SessionTransition> ring_ ABSL_GUARDED_BY(mu_);
-  size_t head_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t size_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t lost_pending_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t lost_total_ ABSL_GUARDED_BY(mu_) = 0;
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 struct SubscribeOptions {
