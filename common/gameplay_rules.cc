@@ -125,8 +125,17 @@ void PeerGameState::Spawn(GridPosition at, int64_t tick, int32_t max_health) {
 }
 
 MoveResult ApplyMove(const GameplayRules& rules, int64_t server_tick,
-                     const MoveInput& input, PeerGameState& peer) {
+                     const MoveInput& input, PeerGameState& peer,
+                     const PeerStanding& standing) {
   MoveResult result{InputRejection::kNone, peer.position, false};
+  if (!standing.live) {
+    result.rejection = InputRejection::kNotLoggedIn;
+    return result;
+  }
+  if ((standing.permissions & kPermissionMove) == 0) {
+    result.rejection = InputRejection::kNotPermitted;
+    return result;
+  }
   if (input.tick <= peer.last_move_tick) {
     result.rejection = InputRejection::kStaleTick;
     return result;
@@ -159,8 +168,13 @@ MoveResult ApplyMove(const GameplayRules& rules, int64_t server_tick,
 
 ShootResult ApplyShoot(const GameplayRules& rules, int64_t server_tick,
                        absl::Time now, int64_t shot_tick,
-                       PeerGameState& shooter, const ShotTarget& target) {
+                       PeerGameState& shooter, const ShotTarget& target,
+                       const PeerStanding& standing) {
   auto reject = [](InputRejection why) { return ShootResult{why, 0}; };
+  if (!standing.live) return reject(InputRejection::kNotLoggedIn);
+  if ((standing.permissions & kPermissionShoot) == 0) {
+    return reject(InputRejection::kNotPermitted);
+  }
   if (shot_tick <= shooter.last_shot_tick) {
     return reject(InputRejection::kStaleTick);
   }

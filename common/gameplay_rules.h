@@ -131,10 +131,21 @@ struct MoveResult {
   bool accepted() const { return rejection == InputRejection::kNone; }
 };
 
-// Applies `input` from `peer` at server tick `server_tick`. A rejection
-// changes nothing; the result still carries the authoritative position.
+// Who is sending an input, as the rules judge it before the input itself:
+// only a logged-in session that has its connection (active or suspect)
+// plays, and only with the permission for the kind of input.
+struct PeerStanding {
+  bool live = true;
+  uint32_t permissions = kAllPermissions;
+};
+
+// Applies `input` from `peer` (whose standing is `standing`) at server tick
+// `server_tick`: kNotLoggedIn unless live, kNotPermitted without "move",
+// then the move rule. A rejection changes nothing; the result still carries
+// the authoritative position.
 MoveResult ApplyMove(const GameplayRules& rules, int64_t server_tick,
-                     const MoveInput& input, PeerGameState& peer);
+                     const MoveInput& input, PeerGameState& peer,
+                     const PeerStanding& standing = {});
 
 struct ShootResult {
   InputRejection rejection = InputRejection::kNone;
@@ -152,9 +163,12 @@ struct ShotTarget {
 // Checks a shot by `shooter` at server tick `server_tick` and server time
 // `now`; on a hit lowers the target's health and records the shot. A rejection
 // changes nothing.
+// The shooter's standing is judged first, as for a move (kNotLoggedIn,
+// kNotPermitted without "shoot").
 ShootResult ApplyShoot(const GameplayRules& rules, int64_t server_tick,
                        absl::Time now, int64_t shot_tick,
-                       PeerGameState& shooter, const ShotTarget& target);
+                       PeerGameState& shooter, const ShotTarget& target,
+                       const PeerStanding& standing = {});
 
 }  // namespace gss
 

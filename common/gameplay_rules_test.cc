@@ -544,6 +544,30 @@ TEST_F(ApplyMoveTest, MoveLeavesCombatStateAlone) {
   EXPECT_EQ(peer_.health, 42);
 }
 
+// A peer's standing is judged before its input: not live, then not
+// permitted, each changing nothing, whatever the input would have been.
+TEST_F(ApplyMoveTest, StandingIsJudgedBeforeTheMove) {
+  const Snapshot before = Take(peer_);
+  const MoveInput valid{1, 1, 0};
+  const MoveInput stale{-5, 1, 0};
+  for (const MoveInput& input : {valid, stale}) {
+    MoveResult held =
+        ApplyMove(rules_, 1, input, peer_, PeerStanding{.live = false});
+    EXPECT_EQ(held.rejection, InputRejection::kNotLoggedIn);
+    EXPECT_EQ(held.position, before.position);
+    MoveResult barred =
+        ApplyMove(rules_, 1, input, peer_,
+                  PeerStanding{.live = true, .permissions = kPermissionShoot});
+    EXPECT_EQ(barred.rejection, InputRejection::kNotPermitted);
+    EXPECT_EQ(barred.position, before.position);
+    EXPECT_EQ(Take(peer_), before);
+  }
+  EXPECT_TRUE(
+      ApplyMove(rules_, 1, valid, peer_,
+                PeerStanding{.live = true, .permissions = kPermissionMove})
+          .accepted());
+}
+
 // --------------------------------------------------------------- ApplyShoot
 
 class ApplyShootTest : public testing::Test {
@@ -577,6 +601,25 @@ class ApplyShootTest : public testing::Test {
   PeerGameState target_;
   const absl::Time t0_ = absl::FromUnixSeconds(1'700'000'000);
 };
+
+TEST_F(ApplyShootTest, StandingIsJudgedBeforeTheShot) {
+  const Snapshot shooter_before = Take(shooter_);
+  const Snapshot target_before = Take(target_);
+  const ShotTarget target{&target_, false, true};
+  ExpectRejected(ApplyShoot(rules_, 4, t0_, 4, shooter_, target,
+                            PeerStanding{.live = false}),
+                 InputRejection::kNotLoggedIn);
+  ExpectRejected(
+      ApplyShoot(rules_, 4, t0_, 4, shooter_, target,
+                 PeerStanding{.live = true, .permissions = kPermissionMove}),
+      InputRejection::kNotPermitted);
+  EXPECT_EQ(Take(shooter_), shooter_before);
+  EXPECT_EQ(Take(target_), target_before);
+  EXPECT_TRUE(
+      ApplyShoot(rules_, 4, t0_, 4, shooter_, target,
+                 PeerStanding{.live = true, .permissions = kPermissionShoot})
+          .accepted());
+}
 
 TEST_F(ApplyShootTest, HitLowersOnlyTheTargetsHealth) {
   MovePeer(target_, 3, 1, 0);  // Some history to check is untouched.

@@ -529,25 +529,21 @@ void MultiSessionManager::SetRtt(Record& record, absl::Duration rtt) {
       absl::ToInt64Microseconds(rtt), std::numeric_limits<int32_t>::max()));
 }
 
-absl::Status MultiSessionManager::TouchLiveness(const RemoteIdentity& remote,
-                                                SessionEvent event) {
-  Effects effects;
-  absl::Status status =
-      WithRemote(remote, [&](Shard& shard, Record& record) -> absl::Status {
-        Touch(shard, record, event, NowNs(), effects);
-        return absl::OkStatus();
-      });
-  Finish(effects);
-  return status;
+PeerInputResult MultiSessionManager::ApplyInput(const PeerInput& input) {
+  PeerInputResult result;
+  ApplyInputs(absl::MakeConstSpan(&input, 1), absl::MakeSpan(&result, 1));
+  return result;
 }
 
 absl::Status MultiSessionManager::OnHeartbeat(const RemoteIdentity& remote) {
-  return TouchLiveness(remote, SessionEvent::kHeartbeat);
+  return ApplyInput({.remote = remote, .kind = PeerInput::Kind::kHeartbeat})
+      .status;
 }
 
 absl::Status MultiSessionManager::OnInboundMessage(
     const RemoteIdentity& remote) {
-  return TouchLiveness(remote, SessionEvent::kInboundMessage);
+  return ApplyInput({.remote = remote, .kind = PeerInput::Kind::kMessage})
+      .status;
 }
 
 absl::Status MultiSessionManager::RecordRtt(const RemoteIdentity& remote,
@@ -753,29 +749,17 @@ MoveResult MultiSessionManager::MoveLocked(Shard& shard, Record& record,
                                            const MoveInput& input,
                                            int64_t now_ns, Effects& effects) {
   Touch(shard, record, SessionEvent::kInboundMessage, now_ns, effects);
-  MoveResult result;
-  result.position = record.game.position;
-  if (!IsLive(record.lifecycle.state())) {
-    result.rejection = InputRejection::kNotLoggedIn;
-  } else if ((record.permissions & kPermissionMove) == 0) {
-    result.rejection = InputRejection::kNotPermitted;
-  } else {
-    result =
-        gss::ApplyMove(options_.rules, TickAtNs(now_ns), input, record.game);
-  }
-  return result;
+  return gss::ApplyMove(
+      options_.rules, TickAtNs(now_ns), input, record.game,
+      PeerStanding{IsLive(record.lifecycle.state()), record.permissions});
 }
 
 absl::StatusOr<MoveOutcome> MultiSessionManager::ApplyMove(
     const RemoteIdentity& remote, const MoveInput& input) {
-  Effects effects;
-  auto result = WithRemote(
-      remote, [&](Shard& shard, Record& record) -> absl::StatusOr<MoveOutcome> {
-        return MoveOutcome{record.id,
-                           MoveLocked(shard, record, input, NowNs(), effects)};
-      });
-  Finish(effects);
-  return result;
+  PeerInputResult result = ApplyInput(
+      {.remote = remote, .kind = PeerInput::Kind::kMove, .move = input});
+  if (!result.status.ok()) return result.status;
+  return MoveOutcome{result.session, result.move};
 }
 
 void MultiSessionManager::ApplyInputLocked(Shard& shard, Record& record,
@@ -803,6 +787,18 @@ void MultiSessionManager::ApplyInputLocked(Shard& shard, Record& record,
 void MultiSessionManager::ApplyInputs(absl::Span<const PeerInput> inputs,
                                       absl::Span<PeerInputResult> results) {
   const size_t count = std::min(inputs.size(), results.size());
+  if (count == 1) {
+    // Nothing to overlap: one look-up, without the grouping's allocations.
+    Effects effects;
+    const int64_t now = NowNs();
+    results[0].status = WithRemote(
+        inputs[0].remote, [&](Shard& shard, Record& record) -> absl::Status {
+          ApplyInputLocked(shard, record, inputs[0], now, effects, results[0]);
+          return absl::OkStatus();
+        });
+    Finish(effects);
+    return;
+  }
   // Group the batch by the shard of each remote, keeping batch order within a
   // group (and so per peer: a remote always falls in the same group).
   std::vector<uint32_t> shard_of(count);
@@ -909,14 +905,6 @@ absl::StatusOr<ShootOutcome> MultiSessionManager::ApplyShoot(
       Touch(shooter_shard, shooter, SessionEvent::kInboundMessage, now,
             effects);
       ShootOutcome outcome{shooter.id, target, {}, std::nullopt};
-      if (!IsLive(shooter.lifecycle.state())) {
-        outcome.result.rejection = InputRejection::kNotLoggedIn;
-        return outcome;
-      }
-      if ((shooter.permissions & kPermissionShoot) == 0) {
-        outcome.result.rejection = InputRejection::kNotPermitted;
-        return outcome;
-      }
       Record* victim = nullptr;
       if (target_shard != nullptr && target != shooter.id) {
         if (auto it = target_shard->by_id.find(target.value);
@@ -927,9 +915,10 @@ absl::StatusOr<ShootOutcome> MultiSessionManager::ApplyShoot(
       ShotTarget shot_target{victim ? &victim->game : nullptr,
                              target == shooter.id,
                              victim && IsLive(victim->lifecycle.state())};
-      outcome.result = gss::ApplyShoot(options_.rules, TickAtNs(now),
-                                       absl::FromUnixNanos(now), tick,
-                                       shooter.game, shot_target);
+      outcome.result = gss::ApplyShoot(
+          options_.rules, TickAtNs(now), absl::FromUnixNanos(now), tick,
+          shooter.game, shot_target,
+          PeerStanding{IsLive(shooter.lifecycle.state()), shooter.permissions});
       if (outcome.result.accepted() && victim->bound) {
         outcome.target_remote = victim->remote;
       }

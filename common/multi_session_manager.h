@@ -201,7 +201,8 @@ class MultiSessionManager {
   // A logged-in session that lost its transport waits in Reconnecting.
   absl::StatusOr<std::optional<SessionTransition>> OnTransportClosed(
       const RemoteIdentity& remote, bool orderly);
-  // Liveness. NotFound for a remote with no session.
+  // Liveness. NotFound for a remote with no session. Like ApplyMove, a
+  // one-input ApplyInputs: there is one path for inputs.
   absl::Status OnHeartbeat(const RemoteIdentity& remote);
   absl::Status OnInboundMessage(const RemoteIdentity& remote);
   absl::Status RecordRtt(const RemoteIdentity& remote, absl::Duration rtt);
@@ -235,8 +236,8 @@ class MultiSessionManager {
                                         const MoveInput& input);
   absl::StatusOr<ShootOutcome> ApplyShoot(const RemoteIdentity& remote,
                                           int64_t tick, SessionId target);
-  // Applies a batch of heartbeats, other messages and moves: each with the
-  // effect of OnHeartbeat / OnInboundMessage / ApplyMove, in order per peer,
+  // Applies a batch of heartbeats, other messages and moves (OnHeartbeat,
+  // OnInboundMessage and ApplyMove are batches of one), in order per peer,
   // all at one reading of the clock. Once sessions outnumber the caches an
   // event costs three dependent memory misses (index control bytes, index
   // slot, record); here the events are grouped by shard and each group's
@@ -303,7 +304,8 @@ class MultiSessionManager {
   template <typename Fn>
   auto WithRemote(const RemoteIdentity& remote, Fn&& fn) const
       -> decltype(fn(std::declval<Shard&>(), std::declval<Record&>()));
-  absl::Status TouchLiveness(const RemoteIdentity& remote, SessionEvent event);
+  // ApplyInputs of one input: what the single-input calls are made of.
+  PeerInputResult ApplyInput(const PeerInput& input);
   void Touch(Shard& shard, Record& record, SessionEvent event, int64_t now_ns,
              Effects& effects);
   static void SetRtt(Record& record, absl::Duration rtt);
