@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/udp_client_handshake.h"
 
 namespace gss::gateway::testing {
 namespace {
@@ -93,28 +95,28 @@ std::optional<wire::Datagram> UdpClient::ReceiveParsed(absl::Duration timeout,
 }
 
 absl::StatusOr<uint64_t> UdpClient::Handshake(uint64_t nonce) {
-  Send(wire::EncodeConnectRequest(wire::ConnectRequest{.nonce = nonce}));
-  auto challenge = ReceiveParsed();
-  if (!challenge.has_value() ||
-      challenge->type != wire::PacketType::kChallenge) {
-    return absl::DeadlineExceededError("no challenge");
+  UdpClientHandshake handshake(nonce);
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!handshake.done()) {
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return absl::DeadlineExceededError(
+          handshake.challenge() ? "no answer to the response" : "no challenge");
+    }
+    if (std::optional<std::string> packet = handshake.DatagramToSend(now)) {
+      Send(*packet);
+    }
+    std::optional<wire::Datagram> reply = ReceiveParsed(
+        std::max(absl::ZeroDuration(),
+                 std::min(deadline, handshake.next_send_at()) - absl::Now()));
+    if (reply.has_value()) handshake.Receive(*reply);
   }
-  last_challenge_ = challenge->challenge;
-  Send(wire::EncodeChallengeResponse(
-      wire::ChallengeResponse{.nonce = challenge->challenge.nonce,
-                              .issued_at_ms = challenge->challenge.issued_at_ms,
-                              .cookie = challenge->challenge.cookie}));
-  auto accepted = ReceiveParsed();
-  if (!accepted.has_value()) return absl::DeadlineExceededError("no answer");
-  if (accepted->type == wire::PacketType::kDisconnect) {
+  if (handshake.state() == UdpClientHandshake::State::kRefused) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "refused with code ", static_cast<int>(accepted->disconnect.code)));
+        "refused with code ", static_cast<int>(*handshake.refusal())));
   }
-  if (accepted->type != wire::PacketType::kAccepted ||
-      accepted->accepted.nonce != nonce) {
-    return absl::InternalError("unexpected answer");
-  }
-  connection_id_ = accepted->accepted.connection_id;
+  last_challenge_ = *handshake.challenge();
+  connection_id_ = handshake.connection_id();
   return connection_id_;
 }
 

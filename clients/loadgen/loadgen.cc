@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "clients/loadgen/latency_histogram.h"
 #include "clients/ops_channel/ops_channel.h"
+#include "common/udp_client_handshake.h"
 #include "common/wire_format.h"
 #include "grpcpp/grpcpp.h"
 #include "gss/game/v1/game.pb.h"
@@ -227,11 +228,9 @@ struct Player {
   // scheduled. Queue entries for any other time are stale.
   int64_t timer_due_ns = 0;
 
-  uint64_t nonce = 0;
+  std::optional<UdpClientHandshake> handshake;  // UDP, per connect.
   uint64_t connection_id = 0;
   uint64_t send_sequence = 0;
-  wire::Challenge challenge;
-  bool challenge_received = false;
   bool resuming = false;
   bool resumed_once = false;
 
@@ -250,7 +249,7 @@ struct Player {
   int64_t event_ns = 0;       // Vanish or resume, 0 when none.
   int64_t retransmit_ns = 0;  // UDP handshake and login repeats.
   int64_t attempt_deadline_ns = 0;
-  std::string pending_request;  // The UDP request being repeated.
+  std::string pending_request;  // The UDP Login or Resume being repeated.
 
   std::array<Pending, 8> ring;
   uint8_t ring_head = 0;
@@ -357,7 +356,6 @@ class Worker {
     ++player.generation;
     player.connection_id = 0;
     player.send_sequence = 0;
-    player.challenge_received = false;
     player.ring_size = 0;
     player.attempt_deadline_ns = NowNs() + 10'000'000'000;
     boost::system::error_code ec;
@@ -386,11 +384,8 @@ class Worker {
       }
       if (ec) return TransportFailed(player, "udp_socket");
       player.phase = Phase::kHandshaking;
-      player.nonce = rng_() | 1;
-      player.pending_request =
-          wire::EncodeConnectRequest({.nonce = player.nonce});
-      SendRaw(player, player.pending_request);
-      player.retransmit_ns = NowNs() + 1'000'000'000;
+      player.handshake.emplace(rng_() | 1);
+      SendHandshake(player, NowNs());
       Schedule(player);
     } else {
       player.tcp_socket = std::make_unique<tcp::socket>(io_);
@@ -558,6 +553,16 @@ class Worker {
     player.timer_due_ns = 0;
   }
 
+  // Sends the handshake step that is due at `now` and sets when the next
+  // one is.
+  void SendHandshake(Player& player, int64_t now) {
+    if (std::optional<std::string> packet =
+            player.handshake->DatagramToSend(absl::FromUnixNanos(now))) {
+      SendRaw(player, *packet);
+    }
+    player.retransmit_ns = absl::ToUnixNanos(player.handshake->next_send_at());
+  }
+
   void OnDatagram(Player& player, absl::string_view bytes) {
     auto datagram = wire::ParseDatagram(bytes);
     if (!datagram.ok()) {
@@ -566,26 +571,17 @@ class Worker {
     }
     switch (datagram->type) {
       case wire::PacketType::kChallenge:
-        if (player.phase != Phase::kHandshaking ||
-            datagram->challenge.nonce != player.nonce) {
-          return;
-        }
-        player.challenge = datagram->challenge;
-        player.challenge_received = true;
-        player.pending_request = wire::EncodeChallengeResponse(
-            {.nonce = player.challenge.nonce,
-             .issued_at_ms = player.challenge.issued_at_ms,
-             .cookie = player.challenge.cookie});
-        SendRaw(player, player.pending_request);
-        player.retransmit_ns = NowNs() + 1'000'000'000;
-        return;
       case wire::PacketType::kAccepted:
         if (player.phase != Phase::kHandshaking ||
-            datagram->accepted.nonce != player.nonce) {
+            !player.handshake->Receive(*datagram)) {
           return;
         }
-        player.connection_id = datagram->accepted.connection_id;
-        SendLoginOrResume(player);
+        if (player.handshake->state() == UdpClientHandshake::State::kAccepted) {
+          player.connection_id = player.handshake->connection_id();
+          SendLoginOrResume(player);
+        } else {
+          SendHandshake(player, NowNs());  // The ChallengeResponse, at once.
+        }
         return;
       case wire::PacketType::kData:
         if (datagram->data.connection_id != player.connection_id) return;
@@ -915,10 +911,10 @@ class Worker {
           // UDP does not retransmit: repeat the request until answered.
           if (player.phase == Phase::kLoggingIn) {
             SendPayload(player, player.pending_request);
+            player.retransmit_ns = now + 1'000'000'000;
           } else {
-            SendRaw(player, player.pending_request);
+            SendHandshake(player, now);
           }
-          player.retransmit_ns = now + 1'000'000'000;
         }
         break;
       case Phase::kActive: {

@@ -8,6 +8,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "common/udp_client_handshake.h"
 #include "common/wire_format.h"
 
 namespace gss::client {
@@ -195,7 +196,8 @@ class UdpTransport final : public TransportBase {
           // reports an ICMP refusal (gateway gone) as an error.
           if (!err) self->socket_.connect(endpoint, err);
           if (err) return self->Fail(absl::StrCat("socket: ", err.message()));
-          self->nonce_ = absl::Uniform<uint64_t>(absl::BitGen());
+          self->handshake_.emplace(absl::Uniform<uint64_t>(absl::BitGen()),
+                                   self->options_.udp_retransmit_interval);
           self->Receive();
           self->SendHandshake();
         });
@@ -242,17 +244,16 @@ class UdpTransport final : public TransportBase {
                        });
   }
 
-  // Sends the handshake step we are in and rearms its retransmit timer.
+  // Sends the handshake step that is due and arms the timer for the next.
   void SendHandshake() {
-    if (closed_ || connection_id_ != 0) return;
-    if (challenge_.has_value()) {
-      SendDatagram(wire::EncodeChallengeResponse(
-          {challenge_->nonce, challenge_->issued_at_ms, challenge_->cookie}));
-    } else {
-      SendDatagram(wire::EncodeConnectRequest({nonce_}));
+    if (closed_ || !handshake_ || handshake_->done()) return;
+    if (std::optional<std::string> packet =
+            handshake_->DatagramToSend(absl::Now())) {
+      SendDatagram(*packet);
     }
     auto self = std::static_pointer_cast<UdpTransport>(shared_from_this());
-    retransmit_.expires_after(ToChrono(options_.udp_retransmit_interval));
+    retransmit_.expires_after(ToChrono(std::max(
+        absl::Milliseconds(1), handshake_->next_send_at() - absl::Now())));
     retransmit_.async_wait([self](const error_code& ec) {
       if (!ec && !self->closed_) self->SendHandshake();
     });
@@ -277,21 +278,15 @@ class UdpTransport final : public TransportBase {
     if (!datagram.ok()) return;  // Dropped, as the gateway does.
     switch (datagram->type) {
       case wire::PacketType::kChallenge:
-        if (connection_id_ == 0 && datagram->challenge.nonce == nonce_ &&
-            !challenge_.has_value()) {
-          challenge_ = datagram->challenge;
-          retransmit_.cancel();
-          SendHandshake();
-        }
-        break;
       case wire::PacketType::kAccepted:
-        if (connection_id_ == 0 && datagram->accepted.nonce == nonce_ &&
-            datagram->accepted.connection_id != 0) {
-          connection_id_ = datagram->accepted.connection_id;
-          retransmit_.cancel();
-          for (std::string& payload : pending_) Send(std::move(payload));
-          pending_.clear();
-          ReportConnected();
+        OnHandshakeAnswer(*datagram);
+        break;
+      case wire::PacketType::kDisconnect:
+        if (connection_id_ == 0) {
+          OnHandshakeAnswer(*datagram);  // A refusal (full, shutting down).
+        } else if (datagram->disconnect.connection_id == connection_id_) {
+          Fail(absl::StrCat("gateway disconnect code ",
+                            static_cast<int>(datagram->disconnect.code)));
         }
         break;
       case wire::PacketType::kData:
@@ -301,14 +296,29 @@ class UdpTransport final : public TransportBase {
           ReportMessage(std::string(datagram->data.payload));
         }
         break;
-      case wire::PacketType::kDisconnect:
-        if (connection_id_ != 0 &&
-            datagram->disconnect.connection_id == connection_id_) {
-          Fail(absl::StrCat("gateway disconnect code ",
-                            static_cast<int>(datagram->disconnect.code)));
-        }
-        break;
       default:
+        break;
+    }
+  }
+
+  void OnHandshakeAnswer(const wire::Datagram& datagram) {
+    if (!handshake_ || !handshake_->Receive(datagram)) return;
+    retransmit_.cancel();
+    switch (handshake_->state()) {
+      case UdpClientHandshake::State::kResponding:
+        SendHandshake();
+        break;
+      case UdpClientHandshake::State::kAccepted:
+        connection_id_ = handshake_->connection_id();
+        for (std::string& payload : pending_) Send(std::move(payload));
+        pending_.clear();
+        ReportConnected();
+        break;
+      case UdpClientHandshake::State::kRefused:
+        Fail(absl::StrCat("gateway refused the connection: code ",
+                          static_cast<int>(*handshake_->refusal())));
+        break;
+      case UdpClientHandshake::State::kRequesting:
         break;
     }
   }
@@ -316,9 +326,8 @@ class UdpTransport final : public TransportBase {
   asio::ip::udp::socket socket_{io_};
   asio::steady_timer retransmit_{io_};
   std::array<char, 2048> read_buffer_{};
-  uint64_t nonce_ = 0;
-  std::optional<wire::Challenge> challenge_;
-  uint64_t connection_id_ = 0;
+  std::optional<UdpClientHandshake> handshake_;  // Made once resolved.
+  uint64_t connection_id_ = 0;                   // Set when accepted.
   uint64_t send_sequence_ = 0;
   wire::ReplayWindow replay_window_;
   std::deque<std::string> pending_;  // Sent before Accepted.

@@ -17,6 +17,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "common/udp_client_handshake.h"
 #include "gss/game/v1/login_padding.h"
 
 namespace gss::testing {
@@ -107,30 +108,23 @@ int GameTestClient::local_port() const {
 absl::Status GameTestClient::UdpHandshake(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::BitGen random;
-  const uint64_t nonce = absl::Uniform<uint64_t>(random);
-  const std::string request = wire::EncodeConnectRequest({.nonce = nonce});
-  std::optional<wire::Challenge> challenge;
-  std::string response;
-  // Step 1 and 3 are retransmitted every second, as the protocol says.
-  absl::Time next_send = absl::InfinitePast();
-  while (true) {
+  UdpClientHandshake handshake(absl::Uniform<uint64_t>(random));
+  while (!handshake.done()) {
     const absl::Time now = absl::Now();
     if (now >= deadline) {
-      return absl::DeadlineExceededError(challenge
+      return absl::DeadlineExceededError(handshake.challenge()
                                              ? "UDP handshake: no Accepted"
-                                             : "UDP handshake: no "
-                                               "Challenge");
+                                             : "UDP handshake: no Challenge");
     }
-    if (now >= next_send) {
-      const std::string& packet = challenge ? response : request;
-      if (send(fd_, packet.data(), packet.size(), 0) < 0 &&
+    if (std::optional<std::string> packet = handshake.DatagramToSend(now)) {
+      if (send(fd_, packet->data(), packet->size(), 0) < 0 &&
           errno != ECONNREFUSED) {
         return ErrnoStatus("send handshake");
       }
-      next_send = now + absl::Seconds(1);
     }
     pollfd pfd{fd_, POLLIN, 0};
-    const int ready = poll(&pfd, 1, RemainingMs(std::min(deadline, next_send)));
+    const int ready = poll(
+        &pfd, 1, RemainingMs(std::min(deadline, handshake.next_send_at())));
     if (ready < 0 && errno != EINTR) return ErrnoStatus("poll");
     if (ready <= 0) continue;
     std::array<char, 2048> buffer;
@@ -142,27 +136,17 @@ absl::Status GameTestClient::UdpHandshake(absl::Duration timeout) {
     ++datagrams_received_;
     auto datagram =
         wire::ParseDatagram(absl::string_view(buffer.data(), size_t(n)));
-    if (!datagram.ok()) continue;
-    if (datagram->type == wire::PacketType::kChallenge &&
-        datagram->challenge.nonce == nonce && !challenge) {
-      challenge = datagram->challenge;
-      response = wire::EncodeChallengeResponse(
-          {.nonce = challenge->nonce,
-           .issued_at_ms = challenge->issued_at_ms,
-           .cookie = challenge->cookie});
-      next_send = absl::InfinitePast();
-    } else if (datagram->type == wire::PacketType::kAccepted &&
-               datagram->accepted.nonce == nonce) {
-      connection_id_ = datagram->accepted.connection_id;
-      return absl::OkStatus();
-    } else if (datagram->type == wire::PacketType::kDisconnect) {
-      transport_closed_ = true;
-      udp_disconnect_code_ = datagram->disconnect.code;
-      return absl::UnavailableError(
-          absl::StrCat("UDP handshake: gateway sent Disconnect code ",
-                       static_cast<int>(datagram->disconnect.code)));
-    }
+    if (datagram.ok()) handshake.Receive(*datagram);
   }
+  if (handshake.state() == UdpClientHandshake::State::kRefused) {
+    transport_closed_ = true;
+    udp_disconnect_code_ = handshake.refusal();
+    return absl::UnavailableError(
+        absl::StrCat("UDP handshake: gateway sent Disconnect code ",
+                     static_cast<int>(*handshake.refusal())));
+  }
+  connection_id_ = handshake.connection_id();
+  return absl::OkStatus();
 }
 
 absl::Status GameTestClient::SendAll(absl::string_view bytes) {
