@@ -53,13 +53,14 @@ uint64_t TransitionSubscription::total_lost() const {
 }
 
 void TransitionFeed::Watch(
-    std::shared_ptr<TransitionSubscription> subscription) {
-  every_session_.push_back(std::move(subscription));
+    const std::shared_ptr<TransitionSubscription>& subscription) {
+  every_session_.push_back(subscription);
 }
 
 void TransitionFeed::WatchSession(
-    uint64_t session, std::shared_ptr<TransitionSubscription> subscription) {
-  by_session_[session].push_back(std::move(subscription));
+    uint64_t session,
+    const std::shared_ptr<TransitionSubscription>& subscription) {
+  by_session_[session].push_back(subscription);
 }
 
 void TransitionFeed::Deliver(List& list, const SessionTransition& transition,
@@ -67,8 +68,9 @@ void TransitionFeed::Deliver(List& list, const SessionTransition& transition,
   std::erase_if(list, [&](const std::weak_ptr<TransitionSubscription>& weak) {
     std::shared_ptr<TransitionSubscription> subscription = weak.lock();
     if (subscription == nullptr) return true;
-    if (subscription->Push(transition))
+    if (subscription->Push(transition)) {
       ready.push_back(std::move(subscription));
+    }
     return false;
   });
 }

@@ -88,9 +88,12 @@ class TransitionFeed {
   using Ready = std::vector<std::shared_ptr<TransitionSubscription>>;
 
   // Every transition this feed publishes, or only those of `session`.
-  void Watch(std::shared_ptr<TransitionSubscription> subscription);
-  void WatchSession(uint64_t session,
-                    std::shared_ptr<TransitionSubscription> subscription);
+  // The feed keeps weak references: a subscription whose reader let go is
+  // forgotten at the next Publish.
+  void Watch(const std::shared_ptr<TransitionSubscription>& subscription);
+  void WatchSession(
+      uint64_t session,
+      const std::shared_ptr<TransitionSubscription>& subscription);
 
   // Queues `transition` for its session's subscribers and everyone's;
   // subscriptions whose queue was empty go to `ready`. Subscriptions the

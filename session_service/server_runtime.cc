@@ -28,6 +28,7 @@ namespace {
 constexpr const char* kLinkServiceName = "gss.link.v1.GatewayLink";
 constexpr const char* kOpsServiceName = "gss.ops.v1.SessionInspection";
 constexpr int kMaxLinkMessageBytes = 64 << 20;
+constexpr absl::Duration kOpsShutdownGrace = absl::Milliseconds(500);
 
 // Keeps the process-wide reflection plugin off one server: the health-only
 // listener is open to anyone, and reflection belongs behind the ops check.
@@ -260,8 +261,15 @@ void ServerRuntime::Stop(absl::Time deadline) {
     // the streams end.
     link_service_->Shutdown(deadline);
     link_server_->Shutdown(absl::ToChronoTime(deadline));
-    ops_server_->Shutdown(absl::ToChronoTime(deadline));
-    if (health_server_) health_server_->Shutdown(absl::ToChronoTime(deadline));
+    // Ops calls are short and their watches ended above: one still open
+    // now (a poll racing the stop) is cancelled after a moment rather than
+    // holding the exit until its own deadline.
+    const absl::Time ops_deadline =
+        std::min(deadline, absl::Now() + kOpsShutdownGrace);
+    ops_server_->Shutdown(absl::ToChronoTime(ops_deadline));
+    if (health_server_) {
+      health_server_->Shutdown(absl::ToChronoTime(ops_deadline));
+    }
     // Last, so that a scrape during the whole drain (however long a gateway
     // keeps the link's shutdown waiting) sees gss_draining 1 and the
     // sessions leaving.
